@@ -89,19 +89,24 @@ def render(data: dict[str, Any]) -> str:
             out += ["", "", f"class {cls}({base}):", f'    """{entry["name"]}: {doc}."""', ""]
             values = sorted(entry["values"].items(), key=lambda item: item[1])
             out += [f"    {py_name(name)} = 0x{value:08X}" for name, value in values]
-            out += ["", "    @classmethod", "    def spec_names(cls) -> dict[int, str]:",
-                    "        return {"]
+            out += ["", "    @classmethod", "    def spec_names(cls) -> dict[int, str]:", "        return {"]
             out += [f"            0x{value:08X}: {name!r}," for name, value in values]
             out += ["        }"]
 
     out += ["", "", "ENUM_FOR_TAG: dict[int, type[IntEnum]] = {"]
-    out += [f"    Tag.{py_name(tag)}: {cls},"
-            for cls, tag_names in enum_classes for tag in tag_names
-            if not cls.endswith("Mask")]
+    out += [
+        f"    Tag.{py_name(tag)}: {cls},"
+        for cls, tag_names in enum_classes
+        for tag in tag_names
+        if not cls.endswith("Mask")
+    ]
     out += ["}", "", "MASK_FOR_TAG: dict[int, type[IntFlag]] = {"]
-    out += [f"    Tag.{py_name(tag)}: {cls},"
-            for cls, tag_names in enum_classes for tag in tag_names
-            if cls.endswith("Mask")]
+    out += [
+        f"    Tag.{py_name(tag)}: {cls},"
+        for cls, tag_names in enum_classes
+        for tag in tag_names
+        if cls.endswith("Mask")
+    ]
     out += ["}", ""]
     return "\n".join(out)
 

@@ -71,8 +71,9 @@ class Keystore(abc.ABC):
         """Check that ``key_id`` exists and is usable for encrypt and decrypt; raise otherwise."""
 
     @abc.abstractmethod
-    async def encrypt(self, key_id: str, plaintext: bytes | bytearray | memoryview,
-                      context: Mapping[str, str]) -> bytes:
+    async def encrypt(
+        self, key_id: str, plaintext: bytes | bytearray | memoryview, context: Mapping[str, str]
+    ) -> bytes:
         """Encrypt under ``key_id``, binding ``context`` into the ciphertext."""
 
     @abc.abstractmethod

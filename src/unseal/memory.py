@@ -15,6 +15,7 @@ What this can and cannot guarantee in CPython (the honest statement):
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import hmac
@@ -113,10 +114,8 @@ class SecretBuffer:
 
     def __del__(self) -> None:
         # Last resort only; owners wipe explicitly. Never raise from a finalizer.
-        try:
+        with contextlib.suppress(Exception):
             self.wipe()
-        except Exception:  # noqa: S110
-            pass
 
     def __repr__(self) -> str:
         return f"SecretBuffer(<{len(self._buffer)} bytes redacted>)"
