@@ -122,7 +122,7 @@ class SecretBuffer:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("secret buffers cannot be pickled")
 
 
