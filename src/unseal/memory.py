@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Self
 
 _PR_SET_DUMPABLE = 4
+_URANDOM = "/dev/urandom"
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -53,7 +54,7 @@ class SecretBuffer:
     def random(cls, size: int) -> SecretBuffer:
         """``size`` bytes from the OS CSPRNG, written straight into locked memory."""
         buffer = cls(size)
-        buffer._buffer[:] = secrets.token_bytes(size)
+        _fill_random(buffer._buffer)
         return buffer
 
     def _lock(self) -> bool:
@@ -124,6 +125,30 @@ class SecretBuffer:
 
     def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("secret buffers cannot be pickled")
+
+
+def _read_urandom(view: memoryview) -> bool:
+    try:
+        with open(_URANDOM, "rb", buffering=0) as source:
+            filled = 0
+            while filled < len(view):
+                count = source.readinto(view[filled:])
+                if not count:
+                    return False
+                filled += count
+    except OSError:
+        return False
+    return True
+
+
+def _fill_random(target: bytearray) -> None:
+    # Read the OS CSPRNG straight into the locked buffer: os.urandom and secrets would first
+    # build an immutable bytes copy of the secret that nobody can wipe.
+    with memoryview(target) as view:
+        if _read_urandom(view):
+            return
+    # No /dev/urandom (Windows, a sandbox): fall back to the stdlib, at the cost of a copy.
+    target[:] = secrets.token_bytes(len(target))
 
 
 def zeroize(buffer: bytearray) -> None:

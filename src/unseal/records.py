@@ -31,8 +31,31 @@ class SealConfig:
 
 
 class SealRecords(Protocol):
-    """Persistence for the seal configuration: one row per cluster."""
+    """Persistence for the seal configuration: one row per cluster.
+
+    ``save_seal_config`` replaces the row (init writes it first, rekey-shares replaces it).
+    The controller reads before it initializes, but two Cores running ``init`` against one
+    store at the same instant would race; implementations backed by a shared database should
+    make the first write an insert that fails if a row exists.
+    """
 
     async def load_seal_config(self) -> SealConfig | None: ...
 
     async def save_seal_config(self, config: SealConfig) -> None: ...
+
+
+class MemorySealRecords:
+    """A ``SealRecords`` kept in this process: for tests and throwaway development clusters."""
+
+    __slots__ = ("_config", "saves")
+
+    def __init__(self, config: SealConfig | None = None) -> None:
+        self._config = config
+        self.saves = 0  # how many times a configuration was written
+
+    async def load_seal_config(self) -> SealConfig | None:
+        return self._config
+
+    async def save_seal_config(self, config: SealConfig) -> None:
+        self._config = config
+        self.saves += 1
