@@ -61,6 +61,10 @@ class KeystoreDecryptFailed(KeystoreError):
     """The ciphertext or its context is not accepted. Deliberately says nothing more."""
 
 
+class KeystoreRequestInvalid(KeystoreError):
+    """The request itself is malformed (empty or oversized plaintext, bad context): a caller bug."""
+
+
 class Keystore(abc.ABC):
     """One L1 / seal keystore driver. Async: blocking SDKs run in a bounded executor."""
 
