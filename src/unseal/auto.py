@@ -10,25 +10,20 @@ The binding the blob header would give (cluster, purpose) is the encryption cont
 equal, so a seal blob cannot be opened as, or confused with, anything else.
 
 Invariants:
-- Retryable keystore errors (unavailable, throttled, a call timing out) are retried a bounded
-  number of times with capped, jittered exponential backoff; every other error fails at once.
+- Keystore calls go through ``keystores.retry.call_with_retry`` under ``SEAL_RETRY_POLICY``:
+  unavailable and throttled answers (and calls past the time budget) are retried with capped,
+  jittered backoff; denied, disabled, not found and decrypt failures fail closed at once.
   Every failure becomes one of ``SealKeystoreUnavailable``, ``SealKeyUnusable``,
   ``SealBlobRejected`` (or the base ``SealKeystoreError``), whose message never quotes the SDK.
 - At init the blob is opened once more and compared with the MasterKey, so a keystore that
   cannot give the key back is found at init, not at the next restart.
 - Plaintext from the keystore goes straight into a ``SecretBuffer``; the keystore's
   ``bytearray`` is zeroized.
-
-This module does its own small retry loop because ``keystores`` has no shared retry helper yet;
-when one lands, ``_call`` is the one place to switch over.
 """
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -39,7 +34,10 @@ from keystores.base import (
     KeystoreDecryptFailed,
     KeystoreDenied,
     KeystoreError,
+    KeystoreThrottled,
+    KeystoreUnavailable,
 )
+from keystores.retry import RetryPolicy, call_with_retry
 from unseal.errors import (
     SealBlobRejected,
     SealKeystoreError,
@@ -51,26 +49,20 @@ from unseal.memory import SecretBuffer, zeroize
 
 T = TypeVar("T")
 
-_JITTER_STEPS = 1000
+# Unsealing happens at start-up and by an operator's hand: worth waiting longer than a request would.
+SEAL_RETRY_POLICY = RetryPolicy(max_attempts=6, base_delay=0.1, max_delay=2.0, total_timeout=30.0)
 
-
-@dataclass(frozen=True, slots=True)
-class AutoUnsealSettings:
-    attempts: int = 5  # keystore calls per operation before SealKeystoreUnavailable
-    call_timeout: float = 10.0  # seconds per keystore call; a timeout counts as unavailable
-    backoff_initial: float = 0.2  # seconds before the first retry (full jitter below this)
-    backoff_max: float = 5.0  # seconds: the cap on the backoff
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1 or self.call_timeout <= 0 or not 0 <= self.backoff_initial <= self.backoff_max:
-            raise ValueError("need attempts >= 1, call_timeout > 0 and 0 <= backoff_initial <= backoff_max")
-
-
-DEFAULT_AUTO_UNSEAL_SETTINGS = AutoUnsealSettings()
-
-# A refusal by the seal keystore, translated once. Looked up along the error's MRO.
-_REFUSALS: Mapping[type[KeystoreError], tuple[type[SealKeystoreError], str]] = MappingProxyType(
+# Every keystore failure, translated once. Looked up along the error's MRO.
+_TRANSLATIONS: Mapping[type[KeystoreError], tuple[type[SealKeystoreError], str]] = MappingProxyType(
     {
+        KeystoreUnavailable: (
+            SealKeystoreUnavailable,
+            "the seal keystore stayed unavailable through every retry; still sealed",
+        ),
+        KeystoreThrottled: (
+            SealKeystoreUnavailable,
+            "the seal keystore kept throttling through every retry; still sealed",
+        ),
         KeystoreDenied: (SealKeyUnusable, "the seal keystore denied access to the seal key"),
         KeyDisabled: (SealKeyUnusable, "the seal key is disabled or scheduled for deletion"),
         KeyNotFound: (SealKeyUnusable, "the seal key does not exist in the seal keystore"),
@@ -89,30 +81,17 @@ def seal_context(cluster_id: str, region: str) -> dict[str, str]:
 
 def _translate(error: KeystoreError) -> SealKeystoreError:
     for cls in type(error).__mro__:
-        if cls in _REFUSALS:
-            translated, message = _REFUSALS[cls]
+        if cls in _TRANSLATIONS:
+            translated, message = _TRANSLATIONS[cls]
             return translated(message)
     return SealKeystoreError(f"the seal keystore failed ({type(error).__name__})")
 
 
-async def _call(operation: Callable[[], Awaitable[T]], settings: AutoUnsealSettings) -> T:
-    """Run one keystore call with bounded retries of the retryable failures."""
-    backoff = settings.backoff_initial
-    for attempt in range(1, settings.attempts + 1):
-        try:
-            async with asyncio.timeout(settings.call_timeout):
-                return await operation()
-        except TimeoutError:
-            pass
-        except KeystoreError as exc:
-            if not exc.retryable:
-                raise _translate(exc) from None
-        if attempt < settings.attempts:
-            await asyncio.sleep(backoff * secrets.randbelow(_JITTER_STEPS + 1) / _JITTER_STEPS)
-            backoff = min(backoff * 2, settings.backoff_max)
-    raise SealKeystoreUnavailable(
-        f"the seal keystore stayed unavailable through {settings.attempts} attempts; still sealed"
-    )
+async def _call(operation: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
+    try:
+        return await call_with_retry(operation, policy)
+    except KeystoreError as exc:
+        raise _translate(exc) from None
 
 
 async def open_seal_blob(
@@ -120,10 +99,10 @@ async def open_seal_blob(
     key_id: str,
     seal_blob: bytes,
     context: Mapping[str, str],
-    settings: AutoUnsealSettings = DEFAULT_AUTO_UNSEAL_SETTINGS,
+    policy: RetryPolicy = SEAL_RETRY_POLICY,
 ) -> SecretBuffer:
     """Ask the seal keystore for the MasterKey in ``seal_blob``. The caller checks and owns it."""
-    plaintext = await _call(lambda: keystore.decrypt(key_id, seal_blob, context), settings)
+    plaintext = await _call(lambda: keystore.decrypt(key_id, seal_blob, context), policy)
     try:
         if len(plaintext) != MASTER_KEY_SIZE:
             raise SealBlobRejected("the seal blob does not hold a 256-bit MasterKey")
@@ -137,11 +116,11 @@ async def seal_master_key(
     key_id: str,
     master_key: SecretBuffer,
     context: Mapping[str, str],
-    settings: AutoUnsealSettings = DEFAULT_AUTO_UNSEAL_SETTINGS,
+    policy: RetryPolicy = SEAL_RETRY_POLICY,
 ) -> bytes:
     """Encrypt the MasterKey under the seal key, then prove the blob opens back to it."""
-    seal_blob = await _call(lambda: keystore.encrypt(key_id, master_key.view(), context), settings)
-    with await open_seal_blob(keystore, key_id, seal_blob, context, settings) as reopened:
+    seal_blob = await _call(lambda: keystore.encrypt(key_id, master_key.view(), context), policy)
+    with await open_seal_blob(keystore, key_id, seal_blob, context, policy) as reopened:
         if not reopened.equals(master_key):
             raise SealKeystoreError("the seal keystore did not give back the MasterKey it sealed")
     return seal_blob

@@ -38,9 +38,9 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from keystores.base import Keystore
+from keystores.retry import RetryPolicy
 from unseal.auto import (
-    DEFAULT_AUTO_UNSEAL_SETTINGS,
-    AutoUnsealSettings,
+    SEAL_RETRY_POLICY,
     open_seal_blob,
     seal_context,
     seal_master_key,
@@ -135,7 +135,7 @@ class SealController:
         cluster_id: str,
         region: str,
         seal_keystore: Keystore | None = None,
-        settings: AutoUnsealSettings = DEFAULT_AUTO_UNSEAL_SETTINGS,
+        retry_policy: RetryPolicy = SEAL_RETRY_POLICY,
     ) -> None:
         if not cluster_id or not region:
             raise ValueError("cluster_id and region are required")
@@ -143,7 +143,7 @@ class SealController:
         self._cluster_id = cluster_id
         self._region = region
         self._seal_keystore = seal_keystore
-        self._settings = settings
+        self._retry_policy = retry_policy
         self._lock = asyncio.Lock()
         self._state = SealState.UNINITIALIZED
         self._loaded = False
@@ -344,7 +344,7 @@ class SealController:
             seal_blob = None
             if keystore is not None and key_id is not None:
                 context = seal_context(self._cluster_id, self._region)
-                seal_blob = await seal_master_key(keystore, key_id, master_key, context, self._settings)
+                seal_blob = await seal_master_key(keystore, key_id, master_key, context, self._retry_policy)
             config = SealConfig(
                 cluster_id=self._cluster_id,
                 region=self._region,
@@ -424,7 +424,7 @@ class SealController:
         context = seal_context(self._cluster_id, self._region)
         try:
             candidate = await open_seal_blob(
-                keystore, config.seal_key_id, config.seal_blob, context, self._settings
+                keystore, config.seal_key_id, config.seal_blob, context, self._retry_policy
             )
         except SealKeystoreError:
             self._transition(SealEvent.AUTO_UNSEAL_FAILED)
