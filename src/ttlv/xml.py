@@ -324,6 +324,7 @@ def _attribute_tag(attribute_name: str) -> int | None:
 # Value syntax
 
 _DECIMAL = re.compile(r"-?[0-9]{1,40}", re.ASCII)
+_DECIMAL_BIG = re.compile(r"-?[0-9]{1,4000}", re.ASCII)  # below int()'s 4300-digit guard
 _HEX_NUMBER = re.compile(r"0x([0-9A-Fa-f]{1,16})", re.ASCII)
 _HEX_TAG = re.compile(r"0x([0-9A-Fa-f]{6})", re.ASCII)
 _HEX_BIG = re.compile(r"0x((?:[0-9A-Fa-f]{2})+)", re.ASCII)
@@ -416,7 +417,7 @@ def _format_date_time(value: int) -> str:
 
 
 def _parse_big_integer(text: str) -> int:
-    if _DECIMAL.fullmatch(text):
+    if _DECIMAL_BIG.fullmatch(text):
         return int(text)
     match = _HEX_BIG.fullmatch(text)
     if match is None:
@@ -467,6 +468,19 @@ def _parse_value(itype: ItemType, text: str, vocabulary: _Vocabulary) -> ItemVal
     raise _BadValue("has a type without a value syntax")  # Structure is handled by the caller
 
 
+_INTEGRAL_TYPES: Final = frozenset(
+    {
+        ItemType.INTEGER,
+        ItemType.LONG_INTEGER,
+        ItemType.BIG_INTEGER,
+        ItemType.ENUMERATION,
+        ItemType.DATE_TIME,
+        ItemType.INTERVAL,
+    }
+)
+"""Item types whose value is an int (never a bool)."""
+
+
 def _format_value(item: Item, vocabulary: _Vocabulary) -> str:
     itype, value = item.type, item.value
     if itype is ItemType.TEXT_STRING and isinstance(value, str):
@@ -475,7 +489,7 @@ def _format_value(item: Item, vocabulary: _Vocabulary) -> str:
         return bytes(value).hex()
     if itype is ItemType.BOOLEAN and isinstance(value, bool):
         return "true" if value else "false"
-    if not isinstance(value, int) or isinstance(value, bool) or itype is ItemType.STRUCTURE:
+    if itype not in _INTEGRAL_TYPES or not isinstance(value, int) or isinstance(value, bool):
         raise XMLError(f"{_element_name(item.tag)}: a {XML_TYPE_NAMES[itype]} value of the wrong Python type")
     if itype is ItemType.ENUMERATION:
         name = vocabulary.enum.xml_names().get(value) if vocabulary.enum else None
@@ -508,6 +522,11 @@ def _parse(source: str | bytes, limits: XmlLimits) -> tuple[ET.Element, dict[int
         raise XMLError(f"XML source must be str or bytes, not {type(source).__name__}")
     if len(source) > limits.max_document_size:
         raise XMLTooLarge(f"XML document larger than {limits.max_document_size}")
+    if isinstance(source, str):
+        try:
+            source.encode("utf-8")  # expat is handed str as UTF-8: lone surrogates cannot be
+        except UnicodeEncodeError:
+            raise XMLError("XML text holds a lone surrogate") from None
     parser = expat.ParserCreate()
     parser.buffer_text = True
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
