@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from types import MemberDescriptorType
 
 from ttlv.errors import DecodeError, EncodeError, MessageTooLarge, NestingTooDeep, TooManyItems
-from ttlv.item import Item, ItemType
+from ttlv.item import VALUE_TYPES, Item, ItemType
 from ttlv.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["HEADER_SIZE", "decode", "decode_prefix", "encode", "tag_is_valid"]
@@ -48,9 +48,12 @@ _MAX_LENGTH = 0xFFFFFFFF  # the largest value a 4-byte length field holds
 
 _ZEROS = tuple(bytes(n) for n in range(8))  # _ZEROS[n]: n padding bytes
 
-_TAG_KMIP = 0x42
-_TAG_EXTENSION = 0x54
-_TAG_UNUSED = 0x420000
+# Section 9.1.1.1: first byte 0x42 (KMIP) or 0x54 (extensions); Table 288 lists 0x420000
+# as unused.
+_TAG_FIRST, _TAG_LAST = 0x420001, 0x42FFFF
+_EXTENSION_FIRST, _EXTENSION_LAST = 0x540000, 0x54FFFF
+_TT_FIRST, _TT_LAST = _TAG_FIRST << 8, _TAG_LAST << 8 | 0xFF
+_TT_EXTENSION_FIRST, _TT_EXTENSION_LAST = _EXTENSION_FIRST << 8, _EXTENSION_LAST << 8 | 0xFF
 
 # Item type byte -> ItemType member (None for a byte that is not a type).
 _TYPE_FOR_BYTE: tuple[ItemType | None, ...] = tuple(
@@ -83,9 +86,18 @@ def _slot_setter(name: str) -> Callable[[Item, object], None]:
     return setter
 
 
+_INT_RANGES = {
+    ItemType.INTEGER: (-(1 << 31), (1 << 31) - 1),
+    ItemType.LONG_INTEGER: (-(1 << 63), (1 << 63) - 1),
+    ItemType.DATE_TIME: (-(1 << 63), (1 << 63) - 1),
+    ItemType.ENUMERATION: (0, (1 << 32) - 1),
+    ItemType.INTERVAL: (0, (1 << 32) - 1),
+}
+
+
 def tag_is_valid(tag: int) -> bool:
     """Whether ``tag`` may appear on the wire (section 9.1.1.1; see the module invariants)."""
-    return (tag >> 16 == _TAG_KMIP and tag != _TAG_UNUSED) or tag >> 16 == _TAG_EXTENSION
+    return _TAG_FIRST <= tag <= _TAG_LAST or _EXTENSION_FIRST <= tag <= _EXTENSION_LAST
 
 
 def _big_integer_length(value: int) -> int:
@@ -99,30 +111,43 @@ def _big_integer_length(value: int) -> int:
 
 
 def encode(item: Item) -> bytes:
-    """The TTLV bytes of ``item``. Raises EncodeError (offset -1) if it cannot be encoded."""
+    """The TTLV bytes of ``item``. Raises EncodeError (offset -1) if it cannot be encoded.
+
+    Integer-valued items take any ``int`` (IntEnum and IntFlag members included) but not a
+    ``bool``; Byte Strings take ``bytes`` or ``bytearray``.
+    """
+    try:
+        return _encode(item)
+    except (AttributeError, TypeError, struct.error) as exc:
+        # Cheap checks stay in the loop; the rarer shapes of wrong input (a non-Item member,
+        # a tag that is not a number, a value struct cannot pack) surface here.
+        raise EncodeError(_explain(item, exc)) from None
+
+
+def _encode(item: Item) -> bytes:
     out: list[bytes | bytearray] = []
     append = out.append
+    pack_header = _HEADER.pack
+    pack_u32 = _ENC_U32.pack
+    pack_i32 = _ENC_INTEGER.pack
+    zeros = _ZEROS
     size = 0  # bytes produced so far
     # Each open Structure: (the iterator of its parent's remaining children, index of its
     # header placeholder in ``out``, its tag-and-type word, ``size`` at its header).
     stack: list[tuple[Iterator[Item], int, int, int]] = []
     children: Iterator[Item] = iter((item,))
+    # One flat loop, most frequent types first: this is the hot path of every response.
     while True:
         for child in children:
-            if type(child) is not Item:
-                raise EncodeError(f"structure member is {type(child).__name__}, not Item")
             tag = child.tag
-            if not isinstance(tag, int) or type(tag) is bool or not tag_is_valid(tag):
+            if not (_TAG_FIRST <= tag <= _TAG_LAST or _EXTENSION_FIRST <= tag <= _EXTENSION_LAST):
                 raise EncodeError(f"invalid tag {tag!r}")
             itype = child.type
-            if type(itype) is not ItemType:
-                raise EncodeError(f"item {tag:#08x}: item type must be an ItemType, not {itype!r}")
             value = child.value
-            tt = tag << 8 | itype
             if itype is _S:
                 if type(value) is not tuple:
                     raise EncodeError(f"Structure {tag:#08x}: value must be a tuple of Items")
-                stack.append((children, len(out), tt, size))
+                stack.append((children, len(out), tag << 8 | 0x01, size))
                 append(b"")
                 size += 8
                 children = iter(value)
@@ -131,63 +156,60 @@ def encode(item: Item) -> bytes:
                 if type(value) is not str:
                     raise EncodeError(f"Text String {tag:#08x}: value must be str")
                 try:
-                    raw: bytes | bytearray = value.encode()
+                    raw = value.encode()
                 except UnicodeEncodeError:
                     raise EncodeError(f"Text String {tag:#08x}: not encodable as UTF-8") from None
                 n = len(raw)
                 if n > _MAX_LENGTH:
                     raise EncodeError(f"Text String {tag:#08x}: longer than a length field can say")
-                append(_HEADER.pack(tt, n))
-                append(raw)
                 pad = -n & 7
-                if pad:
-                    append(_ZEROS[pad])
+                append(pack_header(tag << 8 | 0x07, n) + raw + zeros[pad])
                 size += 8 + n + pad
+                continue
+            if type(value) is bool and itype is not _BOOL:
+                raise EncodeError(f"{_type_name(itype)} {tag:#08x}: value must be int, not bool")
+            if itype is _ENUM:
+                append(pack_u32(tag << 8 | 0x05, 4, value))
+                size += 16
+            elif itype is _INT:
+                append(pack_i32(tag << 8 | 0x02, 4, value))
+                size += 16
             elif itype is _BYTES:
                 # bytearray is accepted so that key material need not be copied into an
                 # immutable bytes object on its way out.
-                if not isinstance(value, (bytes, bytearray)):
+                if not isinstance(value, bytes | bytearray):
                     raise EncodeError(f"Byte String {tag:#08x}: value must be bytes or bytearray")
                 n = len(value)
                 if n > _MAX_LENGTH:
                     raise EncodeError(f"Byte String {tag:#08x}: longer than a length field can say")
-                append(_HEADER.pack(tt, n))
+                append(pack_header(tag << 8 | 0x08, n))
                 append(value)
                 pad = -n & 7
                 if pad:
-                    append(_ZEROS[pad])
+                    append(zeros[pad])
                 size += 8 + n + pad
             elif itype is _BOOL:
                 if type(value) is not bool:
                     raise EncodeError(f"Boolean {tag:#08x}: value must be bool")
-                append(_ENC_BOOL.pack(tt, 8, value))
+                append(_ENC_BOOL.pack(tag << 8 | 0x06, 8, value))
                 size += 16
+            elif itype is _LONG or itype is _DT:
+                append(_ENC_I64.pack(tag << 8 | itype, 8, value))
+                size += 16
+            elif itype is _IVL:
+                append(pack_u32(tag << 8 | 0x0A, 4, value))
+                size += 16
+            elif itype is _BIG:
+                if not isinstance(value, int):
+                    raise EncodeError(f"Big Integer {tag:#08x}: value must be int")
+                n = _big_integer_length(value)
+                if n > _MAX_LENGTH:
+                    raise EncodeError(f"Big Integer {tag:#08x}: longer than a length field can say")
+                append(pack_header(tag << 8 | 0x04, n))
+                append(value.to_bytes(n, "big", signed=True))
+                size += 8 + n
             else:
-                if not isinstance(value, int) or type(value) is bool:
-                    raise EncodeError(
-                        f"{_type_name(itype)} {tag:#08x}: value must be int, not {type(value).__name__}"
-                    )
-                if itype is _ENUM or itype is _IVL:
-                    packer, length = _ENC_U32, 4
-                elif itype is _INT:
-                    packer, length = _ENC_INTEGER, 4
-                elif itype is _LONG or itype is _DT:
-                    packer, length = _ENC_I64, 8
-                elif itype is _BIG:
-                    n = _big_integer_length(value)
-                    if n > _MAX_LENGTH:
-                        raise EncodeError(f"Big Integer {tag:#08x}: longer than a length field can say")
-                    append(_HEADER.pack(tt, n))
-                    append(value.to_bytes(n, "big", signed=True))
-                    size += 8 + n
-                    continue
-                else:
-                    raise EncodeError(f"item {tag:#08x}: unknown item type {itype!r}")
-                try:
-                    append(packer.pack(tt, length, value))
-                except struct.error:
-                    raise EncodeError(f"{_type_name(itype)} {tag:#08x}: value out of range") from None
-                size += 16
+                raise EncodeError(f"item {tag:#08x}: unknown item type {itype!r}")
         else:
             if not stack:
                 break
@@ -195,8 +217,30 @@ def encode(item: Item) -> bytes:
             length = size - start - 8
             if length > _MAX_LENGTH:
                 raise EncodeError(f"Structure {tt >> 8:#08x}: longer than a length field can say")
-            out[index] = _HEADER.pack(tt, length)
+            out[index] = pack_header(tt, length)
     return b"".join(out)
+
+
+def _explain(item: Item, exc: Exception) -> str:
+    """Name the first item that cannot be encoded (a slow second pass, on failure only)."""
+    pending: list[object] = [item]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, Item):
+            return f"structure member is {type(current).__name__}, not Item"
+        tag, itype, value = current.tag, current.type, current.value
+        if not isinstance(tag, int) or isinstance(tag, bool):
+            return f"tag must be int, not {type(tag).__name__}"
+        if itype is _S:
+            pending.extend(value if isinstance(value, tuple) else ())
+            continue
+        if not isinstance(value, VALUE_TYPES.get(itype, ())):
+            return f"{_type_name(itype)} {tag:#08x}: value must not be {type(value).__name__}"
+        if isinstance(exc, struct.error):
+            low, high = _INT_RANGES.get(itype, (0, -1))
+            if isinstance(value, int) and not low <= value <= high:
+                return f"{_type_name(itype)} {tag:#08x}: value out of range"
+    return f"item cannot be encoded ({type(exc).__name__})"
 
 
 def _type_name(itype: object) -> str:
@@ -272,7 +316,8 @@ def _decode_span(data: bytes, end: int, limits: Limits) -> Item:
     max_items = limits.max_items
     max_depth = limits.max_depth
     unpack_header = _HEADER.unpack_from
-    types = _TYPE_FOR_BYTE
+    unpack_u32 = _U32_PAD.unpack_from
+    unpack_i32 = _I32_PAD.unpack_from
     zeros = _ZEROS
     new = _new_object
     set_tag, set_type, set_value = _slot_setter("tag"), _slot_setter("type"), _slot_setter("value")
@@ -284,6 +329,7 @@ def _decode_span(data: bytes, end: int, limits: Limits) -> Item:
     count = 0
     pos = 0
     value: object
+    # One flat loop, most frequent types first, type bytes compared as ints: the hot path.
     while True:
         if pos == end:
             if not stack:
@@ -299,27 +345,27 @@ def _decode_span(data: bytes, end: int, limits: Limits) -> Item:
         if end - pos < 8:
             raise DecodeError("truncated item header", pos)
         tt, length = unpack_header(data, pos)
-        tag = tt >> 8
-        if (tag >> 16 != _TAG_KMIP or tag == _TAG_UNUSED) and tag >> 16 != _TAG_EXTENSION:
-            raise DecodeError(f"invalid tag {tag:#08x}", pos)
-        itype = types[tt & 0xFF]
+        # tt is tag << 8 | type: the tag ranges of tag_is_valid, shifted.
+        if not (_TT_FIRST <= tt <= _TT_LAST or _TT_EXTENSION_FIRST <= tt <= _TT_EXTENSION_LAST):
+            raise DecodeError(f"invalid tag {tt >> 8:#08x}", pos)
         count += 1
         if count > max_items:
             raise TooManyItems(f"more than {max_items} items", pos)
+        code = tt & 0xFF
         vpos = pos + 8
-        if itype is _S:
+        if code == 0x01:  # Structure
             if length & 7:
                 raise DecodeError("Structure length is not a multiple of 8", pos + 4)
             if length > end - vpos:
                 raise DecodeError("Structure extends beyond its parent", pos + 4)
             if len(stack) >= max_depth:
                 raise NestingTooDeep(f"Structures nested deeper than {max_depth}", pos)
-            stack.append((items, tag, end))
+            stack.append((items, tt >> 8, end))
             items = []
             end = vpos + length
             pos = vpos
             continue
-        if itype is _TEXT or itype is _BYTES:
+        if code in {0x07, 0x08}:  # Text String, Byte String
             padded = (length + 7) & ~7
             if padded > end - vpos:
                 raise DecodeError("item extends beyond its parent", pos + 4)
@@ -327,16 +373,40 @@ def _decode_span(data: bytes, end: int, limits: Limits) -> Item:
             pos = vpos + padded
             if data[stop:pos] != zeros[padded - length]:
                 raise DecodeError("non-zero padding", stop)
-            if itype is _TEXT:
+            if code == 0x07:
                 try:
                     value = data[vpos:stop].decode()
                 except UnicodeDecodeError as exc:
                     raise DecodeError("Text String is not valid UTF-8", vpos + exc.start) from None
+                itype = _TEXT
             else:
                 value = data[vpos:stop]
-        elif itype is None:
-            raise DecodeError(f"unknown item type {tt & 0xFF:#04x}", pos + 3)
-        elif itype is _BIG:
+                itype = _BYTES
+        elif code in {0x05, 0x02, 0x0A}:  # Enumeration, Integer, Interval
+            itype = _TYPE_FOR_BYTE[code]
+            if length != 4:
+                raise DecodeError(f"{_type_name(itype)} length must be 4", pos + 4)
+            if end - vpos < 8:
+                raise DecodeError("item extends beyond its parent", pos + 4)
+            value, pad = (unpack_i32 if code == 0x02 else unpack_u32)(data, vpos)
+            if pad:
+                raise DecodeError("non-zero padding", vpos + 4)
+            pos = vpos + 8
+        elif code in {0x03, 0x09, 0x06}:  # Long Integer, Date-Time, Boolean
+            itype = _TYPE_FOR_BYTE[code]
+            if length != 8:
+                raise DecodeError(f"{_type_name(itype)} length must be 8", pos + 4)
+            if end - vpos < 8:
+                raise DecodeError("item extends beyond its parent", pos + 4)
+            if code == 0x06:
+                raw_bool = _U64.unpack_from(data, vpos)[0]
+                if raw_bool > 1:
+                    raise DecodeError("Boolean value is neither 0 nor 1", vpos)
+                value = raw_bool == 1
+            else:
+                value = _I64.unpack_from(data, vpos)[0]
+            pos = vpos + 8
+        elif code == 0x04:  # Big Integer
             if length & 7 or length == 0:
                 raise DecodeError("Big Integer length is not a positive multiple of 8", pos + 4)
             if length > end - vpos:
@@ -346,30 +416,11 @@ def _decode_span(data: bytes, end: int, limits: Limits) -> Item:
             if _big_integer_length(big) != length:
                 raise DecodeError("Big Integer is not minimally encoded", vpos)
             value = big
+            itype = _BIG
         else:
-            if itype is _ENUM or itype is _IVL or itype is _INT:
-                if length != 4:
-                    raise DecodeError(f"{_type_name(itype)} length must be 4", pos + 4)
-                if end - vpos < 8:
-                    raise DecodeError("item extends beyond its parent", pos + 4)
-                value, pad = (_I32_PAD if itype is _INT else _U32_PAD).unpack_from(data, vpos)
-                if pad:
-                    raise DecodeError("non-zero padding", vpos + 4)
-            else:  # Long Integer, Date-Time, Boolean
-                if length != 8:
-                    raise DecodeError(f"{_type_name(itype)} length must be 8", pos + 4)
-                if end - vpos < 8:
-                    raise DecodeError("item extends beyond its parent", pos + 4)
-                if itype is _BOOL:
-                    raw_bool = _U64.unpack_from(data, vpos)[0]
-                    if raw_bool > 1:
-                        raise DecodeError("Boolean value is neither 0 nor 1", vpos)
-                    value = raw_bool == 1
-                else:
-                    value = _I64.unpack_from(data, vpos)[0]
-            pos = vpos + 8
+            raise DecodeError(f"unknown item type {code:#04x}", pos + 3)
         obj = new(Item)
-        set_tag(obj, tag)
+        set_tag(obj, tt >> 8)
         set_type(obj, itype)
         set_value(obj, value)
         items.append(obj)
