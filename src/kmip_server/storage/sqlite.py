@@ -1,0 +1,584 @@
+"""The embedded SQLite store: hierarchy records and the seal configuration in one file.
+
+Invariants:
+- sqlite3 blocks, so it never runs on the event loop: each connection lives on its own
+  dedicated thread (one writer, a few readers) and is used only there.
+- Durability: WAL journal with ``synchronous=FULL``. NORMAL would survive a process crash but
+  could lose the last commits on power loss, and a lost commit here can be an acknowledged
+  link, unlink (the kill-switch) or key version whose wraps a client already holds. Every
+  write commits (one fsync of the WAL) before the coroutine that asked for it resumes.
+- Every write is one ``BEGIN IMMEDIATE`` transaction; compare-and-set conditions are in the
+  ``WHERE`` clause of the same statement, so concurrent processes on the file stay correct.
+- Every statement is parameterized; tenant-owned rows are always selected by tenant id,
+  except the operator scans documented in ``storage.hierarchy``.
+- Every await on the database is bounded by ``timeout`` (``StorageTimeout``); a statement that
+  is already running finishes on its thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kmip_server.storage.errors import StorageClosed, StorageError, StorageTimeout
+from kmip_server.storage.hierarchy import (
+    IvkRecord,
+    IvkState,
+    L1State,
+    ServiceKeyRecord,
+    ServiceKeyState,
+    TenantRootRecord,
+)
+from unseal.blob import UnwrapError, peek
+from unseal.records import SealConfig, SealMode
+
+T = TypeVar("T")
+
+SCHEMA_COMPONENT = "hierarchy"
+SCHEMA_VERSION = 1
+DEFAULT_TIMEOUT = 10.0  # seconds any one database await may take
+DEFAULT_READERS = 2
+BUSY_TIMEOUT_MS = 5000  # another process holding the write lock
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS schema_versions (
+        component TEXT PRIMARY KEY,
+        version INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS ivk_versions (
+        version INTEGER PRIMARY KEY,
+        state INTEGER NOT NULL,
+        blob BLOB,
+        created_at REAL NOT NULL,
+        wrap_count INTEGER NOT NULL DEFAULT 0,
+        grace_at REAL,
+        deprecated_at REAL,
+        retired_at REAL)""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS ivk_versions_one_active ON ivk_versions (state) WHERE state = 1",
+    """CREATE TABLE IF NOT EXISTS tenant_roots (
+        tenant_id TEXT PRIMARY KEY,
+        l2_id TEXT NOT NULL UNIQUE,
+        keystore_kind TEXT NOT NULL,
+        l1_key_id TEXT NOT NULL,
+        sovereign_binding BLOB NOT NULL,
+        sovereign_ivk INTEGER NOT NULL,
+        active_binding BLOB,
+        active_ivk INTEGER,
+        linked INTEGER NOT NULL,
+        last_l1_check REAL,
+        l1_state INTEGER NOT NULL,
+        l1_state_at REAL NOT NULL,
+        created_at REAL NOT NULL,
+        revision INTEGER NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS tenant_roots_sovereign_ivk ON tenant_roots (sovereign_ivk)",
+    "CREATE INDEX IF NOT EXISTS tenant_roots_active_ivk ON tenant_roots (active_ivk)",
+    """CREATE TABLE IF NOT EXISTS service_keys (
+        tenant_id TEXT NOT NULL,
+        service TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        blob BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (tenant_id, service, version))""",
+    """CREATE TABLE IF NOT EXISTS seal_config (
+        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+        cluster_id TEXT NOT NULL,
+        region TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        threshold INTEGER NOT NULL,
+        share_count INTEGER NOT NULL,
+        check_value BLOB NOT NULL,
+        seal_blob BLOB,
+        seal_keystore TEXT,
+        seal_key_id TEXT,
+        share_set_id INTEGER)""",
+)
+
+
+class _Worker:
+    """One thread and the one connection that lives on it."""
+
+    def __init__(self, path: str, name: str) -> None:
+        self._path = path
+        self._connection: sqlite3.Connection | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
+            self._connection = connection
+        return self._connection
+
+    async def run(self, job: Callable[[sqlite3.Connection], T], timeout: float) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            future = loop.run_in_executor(self._executor, lambda: job(self._connect()))
+        except RuntimeError as exc:  # executor shut down
+            raise StorageClosed from exc
+        try:
+            async with asyncio.timeout(timeout):
+                return await future
+        except TimeoutError:
+            raise StorageTimeout from None
+        except sqlite3.Error as exc:
+            raise StorageError from exc
+
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(RuntimeError):
+            await loop.run_in_executor(self._executor, self._disconnect)
+        self._executor.shutdown(wait=True)
+
+
+def _write(job: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
+    """Run ``job`` in one immediate transaction: committed before the caller resumes."""
+
+    def transaction(connection: sqlite3.Connection) -> T:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            result = job(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+        return result
+
+    return transaction
+
+
+def _wrapping_version(blob: bytes | None) -> int | None:
+    """The IVK version a binding is wrapped under, indexed so the scrubber finds stale ones."""
+    if blob is None:
+        return None
+    try:
+        return peek(blob).wrapping_key_version
+    except UnwrapError:
+        raise StorageError("refusing to store a malformed blob") from None
+
+
+def _ivk(row: Sequence[Any]) -> IvkRecord:
+    return IvkRecord(
+        version=row[0],
+        state=IvkState(row[1]),
+        blob=row[2],
+        created_at=row[3],
+        wrap_count=row[4],
+        grace_at=row[5],
+        deprecated_at=row[6],
+        retired_at=row[7],
+    )
+
+
+def _root(row: Sequence[Any]) -> TenantRootRecord:
+    return TenantRootRecord(
+        tenant_id=row[0],
+        l2_id=row[1],
+        keystore_kind=row[2],
+        l1_key_id=row[3],
+        sovereign_binding=row[4],
+        active_binding=row[5],
+        linked=bool(row[6]),
+        last_l1_check=row[7],
+        l1_state=L1State(row[8]),
+        l1_state_at=row[9],
+        created_at=row[10],
+        revision=row[11],
+    )
+
+
+def _service_key(row: Sequence[Any]) -> ServiceKeyRecord:
+    return ServiceKeyRecord(
+        tenant_id=row[0],
+        service=row[1],
+        version=row[2],
+        state=ServiceKeyState(row[3]),
+        blob=row[4],
+        created_at=row[5],
+    )
+
+
+class SqliteStore:
+    """``HierarchyStore`` and ``SealRecords`` on one SQLite file; use ``await SqliteStore.open``."""
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float, readers: int) -> None:
+        self._path = os.fspath(path)
+        self._timeout = timeout
+        self._writer = _Worker(self._path, "sqlite-writer")
+        self._readers = [_Worker(self._path, f"sqlite-reader-{n}") for n in range(max(1, readers))]
+        self._next_reader = itertools.cycle(self._readers)
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        readers: int = DEFAULT_READERS,
+    ) -> SqliteStore:
+        """Open (creating the file, owner-only, and the schema if needed)."""
+        target = Path(path)
+        if not target.exists():
+            # Owner-only from the first byte: the file holds wrapped keys and the seal config.
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
+        store = cls(target, timeout=timeout, readers=readers)
+        try:
+            await store._write(store._create_schema)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    @staticmethod
+    def _create_schema(connection: sqlite3.Connection) -> None:
+        for statement in _SCHEMA:
+            connection.execute(statement)
+        connection.execute(
+            "INSERT OR IGNORE INTO schema_versions (component, version) VALUES (?, ?)",
+            (SCHEMA_COMPONENT, SCHEMA_VERSION),
+        )
+        (stored,) = connection.execute(
+            "SELECT version FROM schema_versions WHERE component = ?", (SCHEMA_COMPONENT,)
+        ).fetchone()
+        if stored != SCHEMA_VERSION:
+            raise StorageError("database schema version is not supported")
+
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise StorageClosed
+        return await self._writer.run(_write(job), self._timeout)
+
+    async def _read(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise StorageClosed
+        return await next(self._next_reader).run(job, self._timeout)
+
+    async def close(self) -> None:
+        self._closed = True
+        for worker in (self._writer, *self._readers):
+            await worker.close()
+
+    # Seal configuration ----------------------------------------------------------------
+    async def load_seal_config(self) -> SealConfig | None:
+        def job(connection: sqlite3.Connection) -> SealConfig | None:
+            row = connection.execute(
+                "SELECT cluster_id, region, mode, threshold, share_count, check_value, seal_blob,"
+                " seal_keystore, seal_key_id, share_set_id FROM seal_config WHERE singleton = 1"
+            ).fetchone()
+            if row is None:
+                return None
+            return SealConfig(
+                cluster_id=row[0],
+                region=row[1],
+                mode=SealMode(row[2]),
+                threshold=row[3],
+                share_count=row[4],
+                check_value=row[5],
+                seal_blob=row[6],
+                seal_keystore=row[7],
+                seal_key_id=row[8],
+                share_set_id=row[9],
+            )
+
+        return await self._read(job)
+
+    async def save_seal_config(self, config: SealConfig) -> None:
+        def job(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "INSERT OR REPLACE INTO seal_config (singleton, cluster_id, region, mode, threshold,"
+                " share_count, check_value, seal_blob, seal_keystore, seal_key_id, share_set_id)"
+                " VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    config.cluster_id,
+                    config.region,
+                    config.mode.value,
+                    config.threshold,
+                    config.share_count,
+                    config.check_value,
+                    config.seal_blob,
+                    config.seal_keystore,
+                    config.seal_key_id,
+                    config.share_set_id,
+                ),
+            )
+
+        await self._write(job)
+
+    # IVK versions ----------------------------------------------------------------------
+    async def list_ivks(self) -> list[IvkRecord]:
+        def job(connection: sqlite3.Connection) -> list[IvkRecord]:
+            rows = connection.execute(
+                "SELECT version, state, blob, created_at, wrap_count, grace_at, deprecated_at,"
+                " retired_at FROM ivk_versions ORDER BY version"
+            )
+            return [_ivk(row) for row in rows]
+
+        return await self._read(job)
+
+    @staticmethod
+    def _insert_ivk(connection: sqlite3.Connection, record: IvkRecord) -> None:
+        connection.execute(
+            "INSERT INTO ivk_versions (version, state, blob, created_at, wrap_count, grace_at,"
+            " deprecated_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.version,
+                int(record.state),
+                record.blob,
+                record.created_at,
+                record.wrap_count,
+                record.grace_at,
+                record.deprecated_at,
+                record.retired_at,
+            ),
+        )
+
+    async def create_first_ivk(self, record: IvkRecord) -> bool:
+        def job(connection: sqlite3.Connection) -> bool:
+            if connection.execute("SELECT 1 FROM ivk_versions LIMIT 1").fetchone() is not None:
+                return False
+            self._insert_ivk(connection, record)
+            return True
+
+        return await self._write(job)
+
+    async def rotate_ivk(self, expected_active: int, new: IvkRecord, now: float) -> bool:
+        def job(connection: sqlite3.Connection) -> bool:
+            active = connection.execute(
+                "SELECT version FROM ivk_versions WHERE state = ?", (int(IvkState.ACTIVE),)
+            ).fetchone()
+            if active is None or active[0] != expected_active:
+                return False
+            connection.execute(
+                "UPDATE ivk_versions SET state = ?, deprecated_at = ? WHERE state = ?",
+                (int(IvkState.DEPRECATED), now, int(IvkState.GRACE)),
+            )
+            connection.execute(
+                "UPDATE ivk_versions SET state = ?, grace_at = ? WHERE version = ?",
+                (int(IvkState.GRACE), now, expected_active),
+            )
+            self._insert_ivk(connection, new)
+            return True
+
+        return await self._write(job)
+
+    async def reserve_ivk_wraps(self, version: int, count: int) -> int:
+        def job(connection: sqlite3.Connection) -> int:
+            connection.execute(
+                "UPDATE ivk_versions SET wrap_count = wrap_count + ? WHERE version = ?", (count, version)
+            )
+            row = connection.execute("SELECT wrap_count FROM ivk_versions WHERE version = ?", (version,))
+            found = row.fetchone()
+            if found is None:
+                raise StorageError("no such IVK version")
+            return int(found[0])
+
+        return await self._write(job)
+
+    async def deprecate_ivk(self, version: int, now: float) -> bool:
+        def job(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "UPDATE ivk_versions SET state = ?, deprecated_at = ? WHERE version = ? AND state = ?",
+                (int(IvkState.DEPRECATED), now, version, int(IvkState.GRACE)),
+            )
+            return cursor.rowcount == 1
+
+        return await self._write(job)
+
+    async def retire_ivk(self, version: int, left_active_before: float, now: float) -> bool:
+        def job(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "UPDATE ivk_versions SET state = ?, blob = NULL, retired_at = ?"
+                " WHERE version = ? AND state = ? AND grace_at <= ?"
+                " AND NOT EXISTS (SELECT 1 FROM tenant_roots WHERE sovereign_ivk = ? OR active_ivk = ?)",
+                (
+                    int(IvkState.RETIRED),
+                    now,
+                    version,
+                    int(IvkState.DEPRECATED),
+                    left_active_before,
+                    version,
+                    version,
+                ),
+            )
+            return cursor.rowcount == 1
+
+        return await self._write(job)
+
+    async def count_ivk_references(self, version: int) -> int:
+        def job(connection: sqlite3.Connection) -> int:
+            (count,) = connection.execute(
+                "SELECT COUNT(*) FROM tenant_roots WHERE sovereign_ivk = ? OR active_ivk = ?",
+                (version, version),
+            ).fetchone()
+            return int(count)
+
+        return await self._read(job)
+
+    # L2: tenant roots ------------------------------------------------------------------
+    async def get_tenant_root(self, tenant_id: str) -> TenantRootRecord | None:
+        def job(connection: sqlite3.Connection) -> TenantRootRecord | None:
+            row = connection.execute(
+                "SELECT tenant_id, l2_id, keystore_kind, l1_key_id, sovereign_binding, active_binding,"
+                " linked, last_l1_check, l1_state, l1_state_at, created_at, revision FROM tenant_roots"
+                " WHERE tenant_id = ?",
+                (tenant_id,),
+            ).fetchone()
+            return None if row is None else _root(row)
+
+        return await self._read(job)
+
+    async def create_tenant_root(self, record: TenantRootRecord) -> bool:
+        sovereign_ivk = _wrapping_version(record.sovereign_binding)
+        active_ivk = _wrapping_version(record.active_binding)
+
+        def job(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "INSERT INTO tenant_roots (tenant_id, l2_id, keystore_kind, l1_key_id, sovereign_binding,"
+                " sovereign_ivk, active_binding, active_ivk, linked, last_l1_check, l1_state, l1_state_at,"
+                " created_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+                " ON CONFLICT (tenant_id) DO NOTHING",
+                (
+                    record.tenant_id,
+                    record.l2_id,
+                    record.keystore_kind,
+                    record.l1_key_id,
+                    record.sovereign_binding,
+                    sovereign_ivk,
+                    record.active_binding,
+                    active_ivk,
+                    int(record.linked),
+                    record.last_l1_check,
+                    int(record.l1_state),
+                    record.l1_state_at,
+                    record.created_at,
+                ),
+            )
+            return cursor.rowcount == 1
+
+        return await self._write(job)
+
+    async def update_tenant_roots(self, records: Sequence[TenantRootRecord]) -> set[str]:
+        rows = [
+            (
+                record.keystore_kind,
+                record.l1_key_id,
+                record.sovereign_binding,
+                _wrapping_version(record.sovereign_binding),
+                record.active_binding,
+                _wrapping_version(record.active_binding),
+                int(record.linked),
+                record.last_l1_check,
+                int(record.l1_state),
+                record.l1_state_at,
+                record.tenant_id,
+                record.l2_id,
+                record.revision,
+            )
+            for record in records
+        ]
+
+        def job(connection: sqlite3.Connection) -> set[str]:
+            written: set[str] = set()
+            for row in rows:
+                cursor = connection.execute(
+                    "UPDATE tenant_roots SET keystore_kind = ?, l1_key_id = ?, sovereign_binding = ?,"
+                    " sovereign_ivk = ?, active_binding = ?, active_ivk = ?, linked = ?, last_l1_check = ?,"
+                    " l1_state = ?, l1_state_at = ?, revision = revision + 1"
+                    " WHERE tenant_id = ? AND l2_id = ? AND revision = ?",
+                    row,
+                )
+                if cursor.rowcount == 1:
+                    written.add(row[10])
+            return written
+
+        return await self._write(job) if rows else set()
+
+    async def list_tenant_roots(
+        self, *, after: str | None, limit: int, linked_only: bool
+    ) -> list[TenantRootRecord]:
+        def job(connection: sqlite3.Connection) -> list[TenantRootRecord]:
+            rows = connection.execute(
+                "SELECT tenant_id, l2_id, keystore_kind, l1_key_id, sovereign_binding, active_binding,"
+                " linked, last_l1_check, l1_state, l1_state_at, created_at, revision FROM tenant_roots"
+                " WHERE tenant_id > ? AND (linked = 1 OR ? = 0)"
+                " ORDER BY tenant_id LIMIT ?",
+                (after or "", int(linked_only), limit),
+            )
+            return [_root(row) for row in rows]
+
+        return await self._read(job)
+
+    async def list_tenant_roots_wrapped_below(
+        self, ivk_version: int, *, after: str | None, limit: int
+    ) -> list[TenantRootRecord]:
+        def job(connection: sqlite3.Connection) -> list[TenantRootRecord]:
+            rows = connection.execute(
+                "SELECT tenant_id, l2_id, keystore_kind, l1_key_id, sovereign_binding, active_binding,"
+                " linked, last_l1_check, l1_state, l1_state_at, created_at, revision FROM tenant_roots"
+                " WHERE tenant_id > ?"
+                " AND (sovereign_ivk < ? OR active_ivk < ?) ORDER BY tenant_id LIMIT ?",
+                (after or "", ivk_version, ivk_version, limit),
+            )
+            return [_root(row) for row in rows]
+
+        return await self._read(job)
+
+    # L3: service keys ------------------------------------------------------------------
+    async def list_service_keys(self, tenant_id: str, service: str) -> list[ServiceKeyRecord]:
+        def job(connection: sqlite3.Connection) -> list[ServiceKeyRecord]:
+            rows = connection.execute(
+                "SELECT tenant_id, service, version, state, blob, created_at FROM service_keys WHERE"
+                " tenant_id = ? AND service = ?"
+                " ORDER BY version",
+                (tenant_id, service),
+            )
+            return [_service_key(row) for row in rows]
+
+        return await self._read(job)
+
+    async def add_service_key(self, record: ServiceKeyRecord) -> bool:
+        def job(connection: sqlite3.Connection) -> bool:
+            (newest,) = connection.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM service_keys WHERE tenant_id = ? AND service = ?",
+                (record.tenant_id, record.service),
+            ).fetchone()
+            if newest != record.version - 1:
+                return False
+            connection.execute(
+                "UPDATE service_keys SET state = ? WHERE tenant_id = ? AND service = ? AND state = ?",
+                (
+                    int(ServiceKeyState.DECRYPT_ONLY),
+                    record.tenant_id,
+                    record.service,
+                    int(ServiceKeyState.ACTIVE),
+                ),
+            )
+            connection.execute(
+                "INSERT INTO service_keys (tenant_id, service, version, state, blob, created_at) VALUES"
+                " (?, ?, ?, ?, ?, ?)",
+                (
+                    record.tenant_id,
+                    record.service,
+                    record.version,
+                    int(ServiceKeyState.ACTIVE),
+                    record.blob,
+                    record.created_at,
+                ),
+            )
+            return True
+
+        return await self._write(job)
