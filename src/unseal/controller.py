@@ -16,7 +16,13 @@ Invariants:
   even if one fails. If an on-unseal listener fails, the controller seals itself again
   (fail closed) and raises ``ListenerFailed``.
 - Listeners run under the lock: they must not call this controller's transition methods
-  (``master_key`` and ``state`` are fine).
+  (``master_key`` and ``state`` are fine). A cancelled or failed on-unseal listener leaves the
+  controller sealed.
+- A failed share or a failed check wipes the whole collection, not just the bad share: the
+  operators start the round again. Auto-unseal is refused while shares are being collected
+  (``reset`` first), so exactly one unseal path is in flight.
+- The lock is held across keystore retries (``SEAL_RETRY_POLICY`` bounds them), so a ``seal``
+  issued during an auto-unseal waits for it and then seals.
 
 Share-set re-issue (``rekey_shares``), honestly: the MasterKey does not rotate, so the old
 shares remain mathematically valid shares of it. What changes is ``SealConfig.share_set_id``:
@@ -38,7 +44,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from keystores.base import Keystore
-from keystores.retry import RetryPolicy
+from keystores.retry import RetryingKeystore, RetryPolicy
 from unseal.auto import (
     SEAL_RETRY_POLICY,
     open_seal_blob,
@@ -110,6 +116,13 @@ class SealAuditEvent:
 
 
 AuditListener = Callable[[SealAuditEvent], Awaitable[None] | None]
+
+
+def _kind_of(keystore: Keystore) -> str:
+    """The driver kind behind any retrying wrappers: what the configuration records."""
+    while isinstance(keystore, RetryingKeystore):
+        keystore = keystore.inner
+    return keystore.kind
 
 
 async def _invoke(result: Awaitable[None] | None) -> None:
@@ -353,7 +366,7 @@ class SealController:
                 share_count=share_count,
                 check_value=check_value(master_key, self._cluster_id),
                 seal_blob=seal_blob,
-                seal_keystore=keystore.kind if keystore is not None else None,
+                seal_keystore=_kind_of(keystore) if keystore is not None else None,
                 seal_key_id=key_id,
                 share_set_id=issued.identifier,
             )
@@ -417,7 +430,7 @@ class SealController:
         keystore = self._seal_keystore
         if config.mode is not SealMode.AUTO or config.seal_blob is None or config.seal_key_id is None:
             raise AutoUnsealNotConfigured("this cluster is unsealed with Shamir shares, not a seal keystore")
-        if keystore is None or keystore.kind != config.seal_keystore:
+        if keystore is None or _kind_of(keystore) != config.seal_keystore:
             raise AutoUnsealNotConfigured(
                 f"the cluster was sealed with a {config.seal_keystore!r} keystore and none is configured here"
             )
@@ -470,10 +483,13 @@ class SealController:
         try:
             for listener in list(self._on_unseal):
                 await _invoke(listener())
-        except Exception as exc:
+        except BaseException as exc:
+            # Half-hydrated is not unsealed: seal again, also when cancelled (and re-raise that).
             # The first failure is the one to report; the key is wiped either way.
             with contextlib.suppress(ListenerFailed):
                 await self._enter_sealed(SealEvent.SEAL)
+            if not isinstance(exc, Exception):
+                raise
             raise ListenerFailed("a component failed to start after unsealing; sealed again") from exc
 
     async def _enter_sealed(self, event: SealEvent) -> None:

@@ -536,3 +536,27 @@ def test_storage_failure_during_init_leaves_it_uninitialized() -> None:
         assert ctl.state is S.UNINITIALIZED
 
     run(scenario())
+
+
+def test_cancelled_hydration_leaves_it_sealed() -> None:
+    async def scenario() -> None:
+        ctl = controller()
+        shares = await ctl.init_shamir(1, 1)
+        started = asyncio.Event()
+        held: list[object] = []
+
+        async def slow_hydrate() -> None:
+            held.append(ctl.master_key)
+            started.set()
+            await asyncio.Event().wait()
+
+        ctl.on_unseal(slow_hydrate)
+        task = asyncio.create_task(ctl.submit_share(shares[0]))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert ctl.state is S.SEALED
+        assert getattr(held[0], "wiped", False)
+
+    run(scenario())
