@@ -691,6 +691,8 @@ class KeyHierarchy:
         try:
             l2, stored = await self._confirm_with_l1(record, relink=True)
         except TenantLocked:
+            if not record.linked:
+                self._refuse(tenant_id, TenantNotLinked)  # still unlinked: say so, not "locked"
             raise L1Refused from None
         if generation == self._generation and revocations == self._revocations.get(tenant_id, 0):
             assert stored.last_l1_check is not None
