@@ -233,7 +233,8 @@ class AwsKmsKeystore(Keystore):
         if status is not KeyStatus.ENABLED:
             raise KeyDisabled(f"AWS KMS key is {status.value}")
         if (
-            metadata.get("KeyUsage") != "ENCRYPT_DECRYPT"
+            # Absent fields read as CreateKey's defaults (moto omits them when they were defaulted).
+            metadata.get("KeyUsage", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT"
             or metadata.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT"
         ):
             raise KeystoreDenied("AWS KMS key is not a symmetric encrypt/decrypt key")

@@ -17,13 +17,12 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from keystores.base import KeystoreUnavailable
 
@@ -50,7 +49,7 @@ DEFAULT_EXECUTOR_SETTINGS = ExecutorSettings()
 class BoundedExecutor:
     """Runs blocking callables off the event loop, a bounded number at a time, each under a timeout."""
 
-    __slots__ = ("_closed", "_lock", "_pending", "_pool", "_settings", "_thread_name_prefix")
+    __slots__ = ("_closed", "_lock", "_pending", "_pool", "_running", "_settings", "_thread_name_prefix")
 
     def __init__(self, name: str, settings: ExecutorSettings = DEFAULT_EXECUTOR_SETTINGS) -> None:
         self._settings = settings
@@ -60,6 +59,7 @@ class BoundedExecutor:
         )
         self._lock = threading.Lock()
         self._pending = 0
+        self._running: set[Future[Any]] = set()
         self._closed = False
 
     @property
@@ -86,11 +86,14 @@ class BoundedExecutor:
         if not admitted:
             raise KeystoreUnavailable("too many keystore calls pending")
         try:
-            loop = asyncio.get_running_loop()
+            work = self._pool.submit(fn, *args)
+            self._running.add(work)
+            work.add_done_callback(self._running.discard)
             deadline = asyncio.timeout(self._settings.call_timeout)
             try:
                 async with deadline:
-                    return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+                    # Cancelling this wrapper (timeout or caller) cancels ``work`` if not yet started.
+                    return await asyncio.wrap_future(work)
             except TimeoutError:
                 if not deadline.expired():
                     raise  # raised by fn itself, not by our deadline
@@ -106,13 +109,16 @@ class BoundedExecutor:
             return
         self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
-        deadline = asyncio.timeout(self._settings.close_timeout)
-        try:
-            async with deadline:
-                await asyncio.to_thread(self._pool.shutdown, wait=True)
-        except TimeoutError:
-            if not deadline.expired():
-                raise
-            logging.getLogger(__name__).warning(
-                "keystore executor %s closed with calls still running", self._thread_name_prefix
-            )
+        running = [asyncio.wrap_future(work) for work in list(self._running) if not work.done()]
+        if running:
+            _, still_running = await asyncio.wait(running, timeout=self._settings.close_timeout)
+            if still_running:
+                # Their threads finish in the background; joining them here could block for as
+                # long as the SDK's own socket timeout.
+                logging.getLogger(__name__).warning(
+                    "keystore executor %s closed with %d calls still running",
+                    self._thread_name_prefix,
+                    len(still_running),
+                )
+                return
+        self._pool.shutdown(wait=True)  # only idle threads are left: they exit at once
