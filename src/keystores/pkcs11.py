@@ -207,7 +207,12 @@ class Pkcs11Module:
                 self._logins[token_label] = login
             elif not hmac.compare_digest(login.pin_digest, digest):
                 raise p11.PinIncorrect()
-            session = token.open(rw=read_write)
+            try:
+                session = token.open(rw=read_write)
+            except p11.PKCS11Error:
+                login.users += 1
+                self._release(token_label)  # logs out again if nobody else relies on the login
+                raise
             login.users += 1
             return Pkcs11Session(self, token_label, session)
 

@@ -28,10 +28,11 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 import boto3
 import pkcs11
@@ -43,6 +44,8 @@ from keystores.base import KeyStatus, Keystore
 from keystores.executor import DEFAULT_EXECUTOR_SETTINGS, ExecutorSettings
 from keystores.pkcs11 import DEFAULT_PKCS11_EXECUTOR_SETTINGS, Pkcs11Keystore, Pkcs11Module
 from keystores.software import SoftwareKeystore
+
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOFTHSM_LIBRARY = "/usr/lib/softhsm/libsofthsm2.so"
@@ -175,29 +178,34 @@ class AwsConsole:
 @contextlib.contextmanager
 def running_moto_kms() -> Iterator[MotoKms]:
     """Start ``tests.support.moto_kms_server`` in a child process; stop it on exit."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.moto_kms_server"],
-        cwd=REPO_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)])},
-    )
-    try:
-        port = _read_port(process)
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(tempfile.TemporaryFile())  # moto logs every request: kept aside
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.moto_kms_server"],
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)])},
+        )
+        stack.callback(_stop, process)
+        port = _read_port(process, log)
         yield MotoKms(endpoint_url=f"http://127.0.0.1:{port}")
-    finally:
-        if process.stdin is not None:
-            process.stdin.close()
-        try:
-            process.wait(timeout=MOTO_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
 
-def _read_port(process: subprocess.Popen[bytes]) -> int:
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.stdin is not None:
+        process.stdin.close()  # the server exits when its stdin closes
+    try:
+        process.wait(timeout=MOTO_STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+def _read_port(process: subprocess.Popen[bytes], log: IO[bytes]) -> int:
     lines: queue.Queue[bytes] = queue.Queue()
     assert process.stdout is not None
     stdout = process.stdout
@@ -205,9 +213,10 @@ def _read_port(process: subprocess.Popen[bytes]) -> int:
     try:
         line = lines.get(timeout=MOTO_START_TIMEOUT)
     except queue.Empty:
-        raise RuntimeError("moto server did not start") from None
+        line = b""
     if not line.startswith(b"PORT "):
-        raise RuntimeError("moto server did not report its port")
+        log.seek(0)
+        raise RuntimeError(f"moto server did not start:\n{log.read()[-2000:].decode(errors='replace')}")
     return int(line.split()[1])
 
 
@@ -353,18 +362,35 @@ def keystore_environment(
 # -- pytest fixtures -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def moto_kms() -> Iterator[MotoKms]:
-    with running_moto_kms() as moto:
-        yield moto
+# Several conftest.py files import these fixtures, and pytest would make each import a separate
+# session fixture: the backends are therefore kept once per test process in the pytest config's
+# stash and stopped when the session ends. (For SoftHSM this is a must: see ``running_softhsm``.)
+_MOTO_KMS = pytest.StashKey[MotoKms]()
+_SOFTHSM = pytest.StashKey[SoftHsm]()
+
+
+def _once_per_process(
+    config: pytest.Config, key: pytest.StashKey[T], start: Callable[[], ContextManager[T]]
+) -> T:
+    if key not in config.stash:
+        stack = contextlib.ExitStack()
+        config.stash[key] = stack.enter_context(start())
+        config.add_cleanup(stack.close)
+    return config.stash[key]
 
 
 @pytest.fixture(scope="session")
-def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
+def moto_kms(request: pytest.FixtureRequest) -> MotoKms:
+    return _once_per_process(request.config, _MOTO_KMS, running_moto_kms)
+
+
+@pytest.fixture(scope="session")
+def softhsm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
     if not Path(SOFTHSM_LIBRARY).exists():
         pytest.skip(f"SoftHSM2 is not installed ({SOFTHSM_LIBRARY} absent)")
-    with running_softhsm(tmp_path_factory.mktemp("softhsm")) as hsm:
-        yield hsm
+    return _once_per_process(
+        request.config, _SOFTHSM, lambda: running_softhsm(tmp_path_factory.mktemp("softhsm"))
+    )
 
 
 @pytest.fixture(params=KEYSTORE_KINDS)
