@@ -1,0 +1,422 @@
+"""KMIP 1.4 messages (section 7): headers, batch items, and the entry points of the model.
+
+Entry points (the only places that turn errors into their wire meaning):
+- ``decode_request_batch(item)``: for the server. Message-level problems (not a Request
+  Message, a bad header, a protocol major version other than 1, Batch Count not matching)
+  raise ``ModelError``; a batch item that cannot be decoded becomes, in place, the
+  ``ModelError`` that says how to answer it (with its Operation, Unique Batch Item ID and index
+  when they could be read), so that the other batch items still run (section 11.1 row 2).
+- ``decode_request`` / ``decode_response``: the whole message or the first error.
+- ``encode_request`` / ``encode_response``: for the protocol version in the message's header;
+  fields that version does not define are omitted, operations it does not define are refused.
+- ``*_from_bytes`` / ``*_to_bytes``: the same through ``ttlv.decode`` / ``ttlv.encode``.
+
+Version handling: every version 1.0-1.4 decodes, and every field defined by 1.4 is accepted
+whatever the header's minor version (clients commonly mix). Unknown fields are InvalidField in
+messages of versions 1.0-1.4 and ignored in messages of a later 1.x minor version (section
+11.1 rows 4-5). Header problems are InvalidMessage ("Message cannot be parsed").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import ttlv
+from kmip_server.model.base import Authentication, MessageExtension, Nonce, ProtocolVersion
+from kmip_server.model.codec import (
+    STRICT,
+    DateTime,
+    DependsOn,
+    NonEmpty,
+    Version,
+    codec_for,
+    make_item,
+    model,
+)
+from kmip_server.model.errors import (
+    InvalidMessage,
+    ModelEncodeError,
+    ModelError,
+    OperationNotSupported,
+)
+from kmip_server.model.payloads import OPERATIONS, RequestPayload, ResponsePayload
+from ttlv.item import Item, ItemType
+from ttlv.kmip14 import (
+    AttestationType,
+    BatchErrorContinuationOption,
+    Operation,
+    ResultReason,
+    ResultStatus,
+    Tag,
+)
+from ttlv.limits import DEFAULT_LIMITS, Limits
+
+__all__ = [
+    "SUPPORTED_VERSIONS",
+    "DecodedRequest",
+    "RequestBatchItem",
+    "RequestHeader",
+    "RequestMessage",
+    "ResponseBatchItem",
+    "ResponseHeader",
+    "ResponseMessage",
+    "decode_request",
+    "decode_request_batch",
+    "decode_response",
+    "decode_response_payload",
+    "encode_request",
+    "encode_response",
+    "request_from_bytes",
+    "request_to_bytes",
+    "response_from_bytes",
+    "response_to_bytes",
+]
+
+SUPPORTED_VERSIONS: tuple[Version, ...] = ((1, 4), (1, 3), (1, 2), (1, 1), (1, 0))
+"""The protocol versions this model implements, in decreasing order of preference."""
+
+_LATEST_MINOR = 4
+
+
+# --------------------------------------------------------------------------------------------
+# Payload selection by Operation (section 7.2, Tables 283 and 285)
+
+
+def _operation_spec(operation: Any) -> Any:
+    spec = OPERATIONS.get(operation) if operation is not None else None
+    if spec is None:
+        raise OperationNotSupported("Operation not supported")
+    return spec
+
+
+def _decode_request_payload(item: Item, ctx: int, operation: Any) -> RequestPayload:
+    if operation is None:
+        raise InvalidMessage("Batch Item: REQUIRED field Operation missing")
+    result: RequestPayload = codec_for(_operation_spec(operation).request).decode(item, ctx)
+    return result
+
+
+def _encode_request_payload(payload: RequestPayload, tag: int, version: Version, operation: Any) -> Item:
+    spec = _operation_spec(operation)
+    if version < spec.since:
+        raise ModelEncodeError(f"{spec.operation.name}: not defined in KMIP {version[0]}.{version[1]}")
+    return make_item(tag, ItemType.STRUCTURE, codec_for(type(payload)).encode(payload, version))
+
+
+def _decode_response_payload(item: Item, ctx: int, operation: Any) -> ResponsePayload:
+    if operation is None:
+        return item  # a failed message-level response: nothing says what the payload is
+    cls = _operation_spec(operation).response
+    if cls is None:
+        return item  # Poll: the payload of the polled operation (see decode_response_payload)
+    result: ResponsePayload = codec_for(cls).decode(item, ctx)
+    return result
+
+
+def _encode_response_payload(payload: ResponsePayload, tag: int, version: Version, operation: Any) -> Item:
+    if operation is not None:
+        spec = _operation_spec(operation)
+        if version < spec.since:
+            raise ModelEncodeError(f"{spec.operation.name}: not defined in KMIP {version[0]}.{version[1]}")
+    if isinstance(payload, Item):
+        return payload if payload.tag == tag else make_item(tag, payload.type, payload.value)
+    return make_item(tag, ItemType.STRUCTURE, codec_for(type(payload)).encode(payload, version))
+
+
+# --------------------------------------------------------------------------------------------
+# Headers, batch items, messages (section 7)
+
+
+@model
+class RequestHeader:
+    """Section 7.2, Table 282."""
+
+    protocol_version: Annotated[ProtocolVersion, Tag.PROTOCOL_VERSION]
+    maximum_response_size: Annotated[int | None, Tag.MAXIMUM_RESPONSE_SIZE] = None
+    client_correlation_value: Annotated[str | None, Tag.CLIENT_CORRELATION_VALUE] = None
+    server_correlation_value: Annotated[str | None, Tag.SERVER_CORRELATION_VALUE] = None
+    asynchronous_indicator: Annotated[bool | None, Tag.ASYNCHRONOUS_INDICATOR] = None
+    attestation_capable_indicator: Annotated[bool | None, Tag.ATTESTATION_CAPABLE_INDICATOR] = None
+    attestation_types: Annotated[tuple[AttestationType, ...], Tag.ATTESTATION_TYPE] = ()
+    authentication: Annotated[Authentication | None, Tag.AUTHENTICATION] = None
+    batch_error_continuation_option: Annotated[
+        BatchErrorContinuationOption | None, Tag.BATCH_ERROR_CONTINUATION_OPTION
+    ] = None
+    batch_order_option: Annotated[bool | None, Tag.BATCH_ORDER_OPTION] = None
+    time_stamp: Annotated[DateTime | None, Tag.TIME_STAMP] = None
+    batch_count: Annotated[int, Tag.BATCH_COUNT]
+
+
+@model
+class ResponseHeader:
+    """Section 7.2, Table 284."""
+
+    protocol_version: Annotated[ProtocolVersion, Tag.PROTOCOL_VERSION]
+    time_stamp: Annotated[DateTime, Tag.TIME_STAMP]
+    nonce: Annotated[Nonce | None, Tag.NONCE] = None
+    attestation_types: Annotated[tuple[AttestationType, ...], Tag.ATTESTATION_TYPE] = ()
+    client_correlation_value: Annotated[str | None, Tag.CLIENT_CORRELATION_VALUE] = None
+    server_correlation_value: Annotated[str | None, Tag.SERVER_CORRELATION_VALUE] = None
+    batch_count: Annotated[int, Tag.BATCH_COUNT]
+
+
+@model
+class RequestBatchItem:
+    """Section 7.2, Table 283. The payload's class is the Operation's (``payloads.OPERATIONS``)."""
+
+    operation: Annotated[Operation, Tag.OPERATION]
+    unique_batch_item_id: Annotated[bytes | None, Tag.UNIQUE_BATCH_ITEM_ID] = None
+    request_payload: Annotated[
+        RequestPayload,
+        Tag.REQUEST_PAYLOAD,
+        DependsOn("operation", _decode_request_payload, _encode_request_payload),
+    ]
+    message_extension: Annotated[MessageExtension | None, Tag.MESSAGE_EXTENSION] = None
+
+
+@model
+class ResponseBatchItem:
+    """Section 7.2, Table 285. Operation is absent only in answers to unparsable messages."""
+
+    operation: Annotated[Operation | None, Tag.OPERATION] = None
+    unique_batch_item_id: Annotated[bytes | None, Tag.UNIQUE_BATCH_ITEM_ID] = None
+    result_status: Annotated[ResultStatus, Tag.RESULT_STATUS]
+    result_reason: Annotated[ResultReason | None, Tag.RESULT_REASON] = None
+    result_message: Annotated[str | None, Tag.RESULT_MESSAGE] = None
+    asynchronous_correlation_value: Annotated[bytes | None, Tag.ASYNCHRONOUS_CORRELATION_VALUE] = None
+    response_payload: Annotated[
+        ResponsePayload | None,
+        Tag.RESPONSE_PAYLOAD,
+        DependsOn("operation", _decode_response_payload, _encode_response_payload),
+    ] = None
+    message_extension: Annotated[MessageExtension | None, Tag.MESSAGE_EXTENSION] = None
+
+
+@model
+class RequestMessage:
+    """Section 7.1, Table 280."""
+
+    request_header: Annotated[RequestHeader, Tag.REQUEST_HEADER]
+    batch_items: Annotated[tuple[RequestBatchItem, ...], Tag.BATCH_ITEM, NonEmpty()]
+
+
+@model
+class ResponseMessage:
+    """Section 7.1, Table 281."""
+
+    response_header: Annotated[ResponseHeader, Tag.RESPONSE_HEADER]
+    batch_items: Annotated[tuple[ResponseBatchItem, ...], Tag.BATCH_ITEM, NonEmpty()]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedRequest:
+    """A request whose header decoded: each batch item decoded, or the error to answer it with."""
+
+    header: RequestHeader
+    batch_items: tuple[RequestBatchItem | ModelError, ...]
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _message_parts(item: Item, message_tag: int, header_tag: int) -> tuple[Item, list[Item], list[Item]]:
+    """The header, the batch items and any other children of a message Structure."""
+    value = item.value
+    if item.tag != message_tag or item.type is not ItemType.STRUCTURE or type(value) is not tuple:
+        raise InvalidMessage("not a KMIP message of the expected kind")
+    header: Item | None = None
+    batch: list[Item] = []
+    others: list[Item] = []
+    for child in value:
+        tag = getattr(child, "tag", None)
+        if tag == Tag.BATCH_ITEM:
+            batch.append(child)
+        elif tag == header_tag:
+            if header is not None:
+                raise InvalidMessage("message header present more than once")
+            header = child
+        else:
+            others.append(child)
+    if header is None:
+        raise InvalidMessage("message header missing")
+    return header, batch, others
+
+
+def _peek_version(header: Item) -> Version:
+    """The Protocol Version of a header Item, read before the rest so as to know the rules."""
+    value = header.value
+    if header.type is not ItemType.STRUCTURE or type(value) is not tuple:
+        raise InvalidMessage("message header is not a Structure")
+    for child in value:
+        if getattr(child, "tag", None) == Tag.PROTOCOL_VERSION:
+            try:
+                version = codec_for(ProtocolVersion).decode(child, STRICT)
+            except ModelError as exc:
+                raise InvalidMessage("Protocol Version cannot be parsed") from exc
+            if version.major != 1:
+                raise InvalidMessage("protocol major version not supported")
+            return (version.major, version.minor)
+    raise InvalidMessage("message header: REQUIRED field Protocol Version missing")
+
+
+def _context(version: Version) -> int:
+    return STRICT if version[1] <= _LATEST_MINOR else 0
+
+
+def _decode_header(cls: type[Any], header: Item, ctx: int) -> Any:
+    try:
+        return codec_for(cls).decode(header, ctx)
+    except InvalidMessage:
+        raise
+    except ModelError as exc:
+        raise InvalidMessage(f"message header cannot be parsed: {exc.message}") from exc
+
+
+def _check_message(others: list[Item], batch: list[Item], batch_count: int, ctx: int) -> None:
+    if others and ctx & STRICT:
+        raise InvalidMessage("unknown field in message")
+    if not batch:
+        raise InvalidMessage("message without Batch Item")
+    if batch_count != len(batch):
+        raise InvalidMessage("Batch Count does not match the Batch Items")
+
+
+def _peek_batch_item(item: Item) -> tuple[Operation | int | None, bytes | None]:
+    """Best-effort Operation and Unique Batch Item ID of a batch item that failed to decode."""
+    operation: Operation | int | None = None
+    batch_id: bytes | None = None
+    value = getattr(item, "value", None)
+    if type(value) is tuple:
+        for child in value:
+            tag = getattr(child, "tag", None)
+            child_value = getattr(child, "value", None)
+            if tag == Tag.OPERATION and type(child_value) is int:
+                operation = Operation._value2member_map_.get(child_value, child_value)  # type: ignore[assignment]
+            elif tag == Tag.UNIQUE_BATCH_ITEM_ID and type(child_value) is bytes:
+                batch_id = child_value
+    return operation, batch_id
+
+
+def _annotate(error: ModelError, item: Item, index: int) -> ModelError:
+    error.operation, error.unique_batch_item_id = _peek_batch_item(item)
+    error.batch_index = index
+    return error
+
+
+def decode_request_batch(item: Item) -> DecodedRequest:
+    """Decode a Request Message for a server: see the module docstring.
+
+    Raises ``ModelError`` (InvalidMessage) for message-level problems only.
+    """
+    header_item, batch, others = _message_parts(item, Tag.REQUEST_MESSAGE, Tag.REQUEST_HEADER)
+    ctx = _context(_peek_version(header_item))
+    header: RequestHeader = _decode_header(RequestHeader, header_item, ctx)
+    _check_message(others, batch, header.batch_count, ctx)
+    decode_item = codec_for(RequestBatchItem).decode
+    items: list[RequestBatchItem | ModelError] = []
+    for index, batch_item in enumerate(batch):
+        try:
+            items.append(decode_item(batch_item, ctx))
+        except ModelError as exc:
+            items.append(_annotate(exc, batch_item, index))
+    return DecodedRequest(header=header, batch_items=tuple(items))
+
+
+def decode_request(item: Item) -> RequestMessage:
+    """Decode a Request Message; raises the first ``ModelError`` (annotated with its batch item)."""
+    decoded = decode_request_batch(item)
+    batch_items: list[RequestBatchItem] = []
+    for batch_item in decoded.batch_items:
+        if isinstance(batch_item, ModelError):
+            raise batch_item
+        batch_items.append(batch_item)
+    return _new_request(decoded.header, tuple(batch_items))
+
+
+def _new_request(header: RequestHeader, batch_items: tuple[RequestBatchItem, ...]) -> RequestMessage:
+    return RequestMessage(request_header=header, batch_items=batch_items)
+
+
+def decode_response(item: Item) -> ResponseMessage:
+    """Decode a Response Message; raises the first ``ModelError`` (annotated with its batch item)."""
+    header_item, batch, others = _message_parts(item, Tag.RESPONSE_MESSAGE, Tag.RESPONSE_HEADER)
+    ctx = _context(_peek_version(header_item))
+    header: ResponseHeader = _decode_header(ResponseHeader, header_item, ctx)
+    _check_message(others, batch, header.batch_count, ctx)
+    decode_item = codec_for(ResponseBatchItem).decode
+    items: list[ResponseBatchItem] = []
+    for index, batch_item in enumerate(batch):
+        try:
+            items.append(decode_item(batch_item, ctx))
+        except ModelError as exc:
+            raise _annotate(exc, batch_item, index) from None
+    return ResponseMessage(response_header=header, batch_items=tuple(items))
+
+
+def decode_response_payload(operation: Operation, item: Item, version: Version = (1, 4)) -> ResponsePayload:
+    """Decode a raw Response Payload Item (a Poll's) as the payload of ``operation``."""
+    return _decode_response_payload(item, _context(version), operation)
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding
+
+
+def encode_request(message: RequestMessage) -> Item:
+    """The Item of ``message`` for the protocol version in its header."""
+    version = message.request_header.protocol_version.version
+    return make_item(
+        Tag.REQUEST_MESSAGE, ItemType.STRUCTURE, codec_for(RequestMessage).encode(message, version)
+    )
+
+
+def encode_response(message: ResponseMessage) -> Item:
+    """The Item of ``message`` for the protocol version in its header."""
+    version = message.response_header.protocol_version.version
+    return make_item(
+        Tag.RESPONSE_MESSAGE, ItemType.STRUCTURE, codec_for(ResponseMessage).encode(message, version)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Bytes
+
+
+def _ttlv_decode(data: bytes | bytearray | memoryview, limits: Limits) -> Item:
+    try:
+        return ttlv.decode(data, limits)
+    except ttlv.DecodeError as exc:
+        raise InvalidMessage("message is not valid TTLV") from exc
+
+
+def _ttlv_encode(item: Item) -> bytes:
+    try:
+        return ttlv.encode(item)
+    except ttlv.EncodeError as exc:
+        raise ModelEncodeError("message cannot be encoded as TTLV") from exc
+
+
+def request_from_bytes(
+    data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS
+) -> RequestMessage:
+    """``decode_request`` of the TTLV ``data`` (invalid TTLV: InvalidMessage, cause chained)."""
+    return decode_request(_ttlv_decode(data, limits))
+
+
+def request_to_bytes(message: RequestMessage) -> bytes:
+    """The TTLV bytes of ``encode_request(message)``."""
+    return _ttlv_encode(encode_request(message))
+
+
+def response_from_bytes(
+    data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS
+) -> ResponseMessage:
+    """``decode_response`` of the TTLV ``data`` (invalid TTLV: InvalidMessage, cause chained)."""
+    return decode_response(_ttlv_decode(data, limits))
+
+
+def response_to_bytes(message: ResponseMessage) -> bytes:
+    """The TTLV bytes of ``encode_response(message)``."""
+    return _ttlv_encode(encode_response(message))
