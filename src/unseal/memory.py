@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import hmac
 import os
 import resource
@@ -30,7 +31,10 @@ _PR_SET_DUMPABLE = 4
 _URANDOM = "/dev/urandom"
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
+    # Cached: find_library runs ``ldconfig -p`` in a child process, and every SecretBuffer
+    # needs libc twice (mlock, munlock).
     if not sys.platform.startswith("linux"):
         return None
     name = ctypes.util.find_library("c")
