@@ -547,3 +547,56 @@ def test_pykmip_reads_a_model_message_it_never_wrote() -> None:
     facts["items"][1]["payload"] = {"unique_identifiers": [f"uid-{i}" for i in range(50)]}
     data = encode_with_model(model_from_facts("response", facts))
     assert corpus.pykmip_facts("response", data) == facts
+
+
+# ---------------------------------------------------------------------------------------
+# Fields newer than the header's version: the one legitimate byte difference found
+
+
+GATED_NAMES = [
+    f"{base}-{major}.{minor}" for base in corpus.VERSION_GATED_BUILDERS for major, minor in corpus.VERSIONS
+]
+
+
+@cache
+def _gated() -> dict[str, tuple[corpus.CorpusEntry, int]]:
+    return {e.name: (e, tag) for e, tag in corpus.build_version_gated()}
+
+
+def _without(item: Item, tag: int) -> Item:
+    """``item`` with every descendant tagged ``tag`` removed."""
+    if item.type is not ItemType.STRUCTURE:
+        return item
+    return Item(item.tag, item.type, tuple(_without(c, tag) for c in item.children if c.tag != tag))
+
+
+@pytest.mark.parametrize("name", GATED_NAMES)
+def test_model_reads_fields_newer_than_the_header_version(name: str) -> None:
+    e, _ = _gated()[name]
+    assert corpus.pykmip_facts(e.kind, e.data) == e.facts
+    assert model_facts(decode_with_model(e)) == e.facts
+
+
+@pytest.mark.parametrize("name", GATED_NAMES)
+def test_model_encodes_fields_newer_than_the_header_version_only_where_defined(name: str) -> None:
+    """PyKMIP writes Offset Items and Located Items (KMIP 1.3 fields) even in a 1.2 message.
+
+    The model encodes for the header's version and leaves out fields that version does not
+    define, since a 1.2 peer could not parse them. So at 1.4 the bytes are PyKMIP's exactly;
+    at 1.2 they are PyKMIP's minus that one item, and PyKMIP reads everything else unchanged.
+    """
+    e, tag = _gated()[name]
+    ours = encode_with_model(decode_with_model(e))
+    if e.version >= (1, 3):
+        assert ours == e.data
+        return
+    assert ours != e.data
+    assert decode(ours) == _without(decode(e.data), tag)
+    seen = corpus.pykmip_facts(e.kind, ours)
+    (payload,) = (item["payload"] for item in seen["items"])
+    expected_payload = dict(e.facts["items"][0]["payload"])
+    dropped = {"offset_items", "located_items"} & expected_payload.keys()
+    assert len(dropped) == 1
+    for key in dropped:
+        del expected_payload[key]
+    assert payload == expected_payload

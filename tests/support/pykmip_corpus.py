@@ -756,22 +756,72 @@ BUILDERS: dict[str, tuple[Kind, Builder]] = {
 """Every corpus message by base name; the entry name adds the version ("get-response-1.4")."""
 
 
+def locate_request_paged(version: Version) -> tuple[Any, dict[str, Any]]:
+    """Locate with Offset Items, a field KMIP 1.3 added; PyKMIP writes it at any version."""
+    payload = pk_payloads.LocateRequestPayload(
+        maximum_items=2,
+        offset_items=4,
+        attributes=[_attr(pk_enums.AttributeType.OBJECT_TYPE, pk_enums.ObjectType.SYMMETRIC_KEY)],
+    )
+    facts = {
+        "maximum_items": 2,
+        "offset_items": 4,
+        "attributes": [("Object Type", None, OBJ_SYMMETRIC_KEY)],
+    }
+    return (
+        _request(version, [(pk_enums.Operation.LOCATE, payload, None)]),
+        _request_facts(version, [{"operation": OP_LOCATE, "payload": facts}]),
+    )
+
+
+def locate_response_counted(version: Version) -> tuple[Any, dict[str, Any]]:
+    """Locate answer with Located Items, a field KMIP 1.3 added; PyKMIP writes it at any version."""
+    payload = pk_payloads.LocateResponsePayload(located_items=7, unique_identifiers=list(LOCATED[:2]))
+    facts = {"located_items": 7, "unique_identifiers": list(LOCATED[:2])}
+    return (
+        _response(version, [_success(pk_enums.Operation.LOCATE, payload)]),
+        _response_facts(version, [_ok(OP_LOCATE, facts)]),
+    )
+
+
+VERSION_GATED_BUILDERS: dict[str, tuple[Kind, Builder, int]] = {
+    "locate-request-paged": ("request", locate_request_paged, pk_enums.Tags.OFFSET_ITEMS.value),
+    "locate-response-counted": ("response", locate_response_counted, pk_enums.Tags.LOCATED_ITEMS.value),
+}
+"""Messages carrying a field that KMIP 1.3 introduced (its tag is the third element).
+
+PyKMIP writes such fields whatever the protocol version in the header; a KMIP 1.2 message
+cannot carry them (KMIP 1.2 defines no such tag). They are kept apart from ``BUILDERS`` because
+at 1.2 a re-encoding for the header's version legitimately differs from PyKMIP's bytes."""
+
+
+def _entry(base: str, kind: Kind, builder: Builder, version: Version) -> CorpusEntry:
+    message, facts = builder(version)
+    return CorpusEntry(
+        name=f"{base}-{version[0]}.{version[1]}",
+        kind=kind,
+        version=version,
+        data=write_message(message, version),
+        facts=facts,
+    )
+
+
 def build_corpus() -> tuple[CorpusEntry, ...]:
     """Every message of ``BUILDERS`` at every version of ``VERSIONS``, encoded by PyKMIP."""
-    entries = []
-    for base, (kind, builder) in BUILDERS.items():
-        for version in VERSIONS:
-            message, facts = builder(version)
-            entries.append(
-                CorpusEntry(
-                    name=f"{base}-{version[0]}.{version[1]}",
-                    kind=kind,
-                    version=version,
-                    data=write_message(message, version),
-                    facts=facts,
-                )
-            )
-    return tuple(entries)
+    return tuple(
+        _entry(base, kind, builder, version)
+        for base, (kind, builder) in BUILDERS.items()
+        for version in VERSIONS
+    )
+
+
+def build_version_gated() -> tuple[tuple[CorpusEntry, int], ...]:
+    """Every message of ``VERSION_GATED_BUILDERS`` at every version, with its 1.3 field's tag."""
+    return tuple(
+        (_entry(base, kind, builder, version), tag)
+        for base, (kind, builder, tag) in VERSION_GATED_BUILDERS.items()
+        for version in VERSIONS
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -874,8 +924,9 @@ def _payload_facts(op: int, payload: Any) -> dict[str, Any]:
         if attrs:
             facts["attributes"] = [_attribute_facts(a) for a in attrs]
     if op == OP_LOCATE:
-        if getattr(payload, "maximum_items", None) is not None:
-            facts["maximum_items"] = int(payload.maximum_items)
+        for key in ("maximum_items", "offset_items", "located_items"):
+            if getattr(payload, key, None) is not None:
+                facts[key] = int(getattr(payload, key))
         attrs = getattr(payload, "attributes", None)
         if attrs:
             facts["attributes"] = [_attribute_facts(a) for a in attrs]
