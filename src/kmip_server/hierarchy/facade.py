@@ -269,8 +269,10 @@ class KeyHierarchy:
 
     async def _tenant_keys(self, tenant_id: str) -> TenantKeys:
         keys = self._tenants.get(tenant_id)
-        if keys is not None and self._clock.now() < keys.honoured_until:
-            return keys
+        if keys is not None:
+            if self._clock.now() < keys.honoured_until:
+                return keys
+            self._forget(tenant_id)  # the TTL ran out: wipe now, before opening it again
         if not self.attached:
             raise Sealed
         refusal = self._refusals.get(tenant_id)
@@ -284,28 +286,25 @@ class KeyHierarchy:
         if record is None or not record.linked:
             self._refuse(tenant_id, TenantNotLinked)
             raise TenantNotLinked
-        now = self._clock.now()
-        if self._active_binding_honoured(record, now):
+        if self._active_binding_honoured(record, self._clock.now()):
             assert record.active_binding is not None
-            assert record.last_l1_check is not None
             l2 = await self._open_binding(record, Layer.L2_ACTIVE, record.active_binding)
-            honoured_until = record.last_l1_check + self._settings.sovereign_ttl
-            await self._rewrap_if_in_grace(record)
+            try:
+                await self._rewrap_if_in_grace(record)
+            except BaseException:
+                l2.wipe()
+                raise
         else:
             try:
                 l2, record = await self._confirm_with_l1(record)
             except L1Unreachable:
                 self._refuse(tenant_id, L1Unreachable)
                 raise
-            assert record.last_l1_check is not None
-            honoured_until = record.last_l1_check + self._settings.sovereign_ttl
         if generation != self._generation or revocations != self._revocations.get(tenant_id, 0):
             l2.wipe()  # sealed, unlinked or failed closed while we were opening it
             raise self._voided_error(tenant_id)
-        keys = TenantKeys(tenant_id, record.l2_id, l2, honoured_until)
-        self._tenants[tenant_id] = keys
-        self._refusals.pop(tenant_id, None)
-        return keys
+        assert record.last_l1_check is not None
+        return self._install(tenant_id, record.l2_id, l2, record.last_l1_check + self._settings.sovereign_ttl)
 
     def _active_binding_honoured(self, record: TenantRootRecord, now: float) -> bool:
         return (
@@ -655,12 +654,14 @@ class KeyHierarchy:
             l2.wipe()
         return True
 
-    def _install(self, tenant_id: str, l2_id: str, l2: SecretBuffer, honoured_until: float) -> None:
+    def _install(self, tenant_id: str, l2_id: str, l2: SecretBuffer, honoured_until: float) -> TenantKeys:
+        """Make ``l2`` the tenant's warm L2 (wiping any previous one here)."""
         previous = self._tenants.pop(tenant_id, None)
         if previous is not None:
             previous.close()
-        self._tenants[tenant_id] = TenantKeys(tenant_id, l2_id, l2, honoured_until)
+        keys = self._tenants[tenant_id] = TenantKeys(tenant_id, l2_id, l2, honoured_until)
         self._refusals.pop(tenant_id, None)
+        return keys
 
     async def unlink_tenant(self, tenant_id: str) -> TenantStatus:
         """The kill-switch: wipe L2 and L3 here at once, then delete the active binding.
@@ -861,5 +862,5 @@ class KeyHierarchy:
                 continue
             try:
                 await duty()
-            except (HierarchyError, StorageError):
+            except Exception:  # a duty that fails must not end the others; CancelledError still ends it
                 log.exception("background key hierarchy duty failed; retrying next round")
