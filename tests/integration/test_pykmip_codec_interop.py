@@ -600,3 +600,31 @@ def test_model_encodes_fields_newer_than_the_header_version_only_where_defined(n
     for key in dropped:
         del expected_payload[key]
     assert payload == expected_payload
+
+
+def test_pykmip_reads_a_model_message_level_error_response() -> None:
+    """The answer to an unparsable request has no Operation and no payload (section 11.1)."""
+    message = m.ResponseMessage(
+        response_header=m.ResponseHeader(
+            protocol_version=m.ProtocolVersion(major=1, minor=2), time_stamp=corpus.TIME_STAMP, batch_count=1
+        ),
+        batch_items=(
+            m.ResponseBatchItem(
+                result_status=ResultStatus.OPERATION_FAILED,
+                result_reason=ResultReason.INVALID_MESSAGE,
+                result_message="Message cannot be parsed",
+            ),
+        ),
+    )
+    assert corpus.pykmip_facts("response", encode_with_model(message)) == {
+        "protocol_version": (1, 2),
+        "time_stamp": corpus.TIME_STAMP,
+        "items": [
+            {
+                "operation": None,
+                "result_status": int(ResultStatus.OPERATION_FAILED),
+                "result_reason": int(ResultReason.INVALID_MESSAGE),
+                "result_message": "Message cannot be parsed",
+            }
+        ],
+    }

@@ -902,7 +902,7 @@ def _secret_facts(payload: Any, facts: dict[str, Any]) -> None:
         raise AssertionError(f"corpus has no {secret.tag} objects")
 
 
-def _payload_facts(op: int, payload: Any) -> dict[str, Any]:
+def _payload_facts(op: int | None, payload: Any) -> dict[str, Any]:
     """The facts of one PyKMIP payload; the keys present depend on the payload's fields."""
     facts: dict[str, Any] = {}
     uid = getattr(payload, "unique_identifier", None)
@@ -978,7 +978,8 @@ def pykmip_facts(kind: Kind, data: bytes) -> dict[str, Any]:
         }
     items = []
     for batch_item in message.batch_items:
-        op = _int(batch_item.operation)
+        # A response to a message that could not be parsed carries no Operation.
+        op = None if batch_item.operation is None else _int(batch_item.operation)
         item: dict[str, Any] = {"operation": op}
         if batch_item.unique_batch_item_id is not None:
             item["unique_batch_item_id"] = bytes(_value(batch_item.unique_batch_item_id))
