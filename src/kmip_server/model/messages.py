@@ -26,6 +26,7 @@ import ttlv
 from kmip_server.model.base import Authentication, MessageExtension, Nonce, ProtocolVersion
 from kmip_server.model.codec import (
     STRICT,
+    Custom,
     DateTime,
     DependsOn,
     NonEmpty,
@@ -35,6 +36,7 @@ from kmip_server.model.codec import (
     model,
 )
 from kmip_server.model.errors import (
+    InvalidField,
     InvalidMessage,
     ModelEncodeError,
     ModelError,
@@ -81,6 +83,24 @@ _LATEST_MINOR = 4
 
 # --------------------------------------------------------------------------------------------
 # Payload selection by Operation (section 7.2, Tables 283 and 285)
+
+
+def _decode_operation(item: Item, ctx: int) -> Operation:
+    """Operation (section 6.2): a value with no payloads here is Operation Not Supported
+    (section 11.1), not Invalid Field like other enumerations."""
+    value = item.value
+    if item.type is not ItemType.ENUMERATION or type(value) is not int:
+        raise InvalidField("Operation: wrong item type")
+    if value not in OPERATIONS:
+        raise OperationNotSupported("Operation not supported")
+    return Operation(value)
+
+
+def _encode_operation(operation: Operation, tag: int, version: Version) -> Item:
+    return make_item(tag, ItemType.ENUMERATION, int(operation))
+
+
+_OPERATION_FIELD = Custom(_decode_operation, _encode_operation)
 
 
 def _operation_spec(operation: Any) -> Any:
@@ -165,7 +185,7 @@ class ResponseHeader:
 class RequestBatchItem:
     """Section 7.2, Table 283. The payload's class is the Operation's (``payloads.OPERATIONS``)."""
 
-    operation: Annotated[Operation, Tag.OPERATION]
+    operation: Annotated[Operation, Tag.OPERATION, _OPERATION_FIELD]
     unique_batch_item_id: Annotated[bytes | None, Tag.UNIQUE_BATCH_ITEM_ID] = None
     request_payload: Annotated[
         RequestPayload,
@@ -179,7 +199,7 @@ class RequestBatchItem:
 class ResponseBatchItem:
     """Section 7.2, Table 285. Operation is absent only in answers to unparsable messages."""
 
-    operation: Annotated[Operation | None, Tag.OPERATION] = None
+    operation: Annotated[Operation | None, Tag.OPERATION, _OPERATION_FIELD] = None
     unique_batch_item_id: Annotated[bytes | None, Tag.UNIQUE_BATCH_ITEM_ID] = None
     result_status: Annotated[ResultStatus, Tag.RESULT_STATUS]
     result_reason: Annotated[ResultReason | None, Tag.RESULT_REASON] = None
