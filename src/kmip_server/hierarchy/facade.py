@@ -7,6 +7,12 @@ Invariants:
 - A tenant's L2 comes into memory from the active binding only while the last successful L1
   check is younger than ``sovereign_ttl``; otherwise only through the customer's L1. The hot
   path re-checks that deadline on every call, so no background task has to be on time.
+- The L1 re-check *decrypts* the sovereign binding rather than calling ``validate``: a key can
+  look fine to a metadata call (DescribeKey, C_GetAttributeValue) while the customer has
+  revoked our decrypt permission or grant, replaced imported key material, or the binding no
+  longer opens; only a decrypt proves that L1 still releases this L2. The L2 it returns is
+  compared (constant time) with the one in memory. The cost is one L1 call per tenant per
+  interval, the same call a relink makes.
 - L1 answers are sorted by ``KeystoreError.retryable``: a non-retryable answer (disabled,
   deleted, denied, would not decrypt) fails the tenant closed at once and deletes its active
   binding; a retryable one (unavailable, throttled, timeout) changes nothing until the TTL ends.
@@ -450,12 +456,11 @@ class KeyHierarchy:
                 type(exc).__name__,
                 record.tenant_id,
             )
-            await self._record_l1_failure(record, refused=refused)
-            if refused:
+            if refused:  # memory first: the store write below may fail or be slow
                 self._forget(record.tenant_id)
                 self._refuse(record.tenant_id, TenantLocked)
-                raise TenantLocked from None
-            raise L1Unreachable from None
+            await self._record_l1_failure(record, refused=refused)
+            raise (TenantLocked if refused else L1Unreachable) from None
         try:
             stored = await self._record_l1_success(record, l2, relink=relink)
         except BaseException:
