@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tools.fuzz_ttlv --seed 1 --iterations 1000000
     .venv/bin/python -m tools.fuzz_ttlv --write-seeds   # rebuild vectors/ttlv/seeds/
+    .venv/bin/python -m tools.fuzz_ttlv --atheris --iterations 200000   # coverage-guided
 
 The corpus is vectors/ttlv/seeds/*.ttlv (realistic KMIP 1.4 messages built by
 ``seed_messages`` below) plus every file already in vectors/ttlv/regressions/. Each iteration
@@ -23,8 +24,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
+import shutil
 import struct
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -80,7 +83,7 @@ def _attribute(name: str, value: Item) -> Item:
     return _s(Tag.ATTRIBUTE, Item(Tag.ATTRIBUTE_NAME, TEXT, name), value)
 
 
-def _request(*batch_items: Item, authenticate: bool = False) -> Item:
+def _request(*batch_items: Item, authenticate: bool = False, options: tuple[Item, ...] = ()) -> Item:
     header = [
         _s(
             Tag.PROTOCOL_VERSION,
@@ -104,6 +107,7 @@ def _request(*batch_items: Item, authenticate: bool = False) -> Item:
                 ),
             )
         )
+    header.extend(options)
     header.append(Item(Tag.BATCH_COUNT, INT, len(batch_items)))
     return _s(Tag.REQUEST_MESSAGE, _s(Tag.REQUEST_HEADER, *header), *batch_items)
 
@@ -187,7 +191,12 @@ def locate_request() -> Item:
             _attribute("Object Type", Item(Tag.ATTRIBUTE_VALUE, ENUM, ObjectType.SYMMETRIC_KEY)),
             _attribute("State", Item(Tag.ATTRIBUTE_VALUE, ENUM, State.ACTIVE)),
             _attribute("Activation Date", Item(Tag.ATTRIBUTE_VALUE, DT, 1_600_000_000)),
-        )
+        ),
+        options=(
+            Item(Tag.MAXIMUM_RESPONSE_SIZE, INT, 65536),
+            Item(Tag.ASYNCHRONOUS_INDICATOR, BOOL, False),
+            Item(Tag.BATCH_ORDER_OPTION, BOOL, True),
+        ),
     )
 
 
@@ -453,6 +462,30 @@ def mutate_value_bytes(rng: random.Random, data: bytearray, headers: list[Header
     data[pos] = rng.choice((*INTERESTING_BYTES, 0xC0, 0xED, 0xF5, rng.randrange(256)))
 
 
+INTERESTING_WORDS = (
+    0,
+    1,
+    2,
+    0xFF,
+    0x1_0000_0000,
+    0x0000_0001_0000_0001,
+    0x7FFF_FFFF_0000_0000,
+    0x8000_0000_0000_0000,
+    0xFFFF_FFFF_0000_0000,
+    0xFFFF_FFFF_FFFF_FFFF,
+    0x0000_0000_8000_0000,
+)
+
+
+def mutate_value_word(rng: random.Random, data: bytearray, headers: list[Header]) -> None:
+    """Give an 8-byte value (or 4-byte value and its padding) an edge-case bit pattern."""
+    fixed = [h for h in headers if h.span == 16 and data[h.offset + 3] != S]
+    if fixed:
+        h = rng.choice(fixed)
+        word = rng.choice((*INTERESTING_WORDS, rng.getrandbits(64)))
+        data[h.offset + 8 : h.offset + 16] = word.to_bytes(8, "big")
+
+
 STRUCTURAL: tuple[Callable[[random.Random, bytearray, list[Header]], None], ...] = (
     mutate_duplicate_item,
     mutate_drop_item,
@@ -461,6 +494,7 @@ STRUCTURAL: tuple[Callable[[random.Random, bytearray, list[Header]], None], ...]
     mutate_relength_item,
     mutate_retag_item,
     mutate_value_bytes,
+    mutate_value_word,
 )
 
 
@@ -583,6 +617,33 @@ def run(seed: int, iterations: int, report_every: int) -> int:
     return 1 if crashes else 0
 
 
+def run_atheris(seed: int, iterations: int) -> int:
+    """Coverage-guided fuzzing with atheris (libFuzzer), same oracle, same regression folder."""
+    import atheris  # noqa: PLC0415  (optional: only this mode needs it)
+
+    work = Path(tempfile.mkdtemp(prefix="fuzz-ttlv-corpus-"))
+    try:
+        for index, data in enumerate(load_corpus()):
+            (work / f"seed-{index}").write_bytes(data)
+
+        def test_one_input(data: bytes) -> None:
+            try:
+                check_input(data, [1 + data[0] % 16] if data else None)
+            except Exception as exc:
+                save_regression(data, "".join(traceback.format_exception_only(exc)).strip())
+                raise
+
+        atheris.instrument_all()
+        atheris.Setup(
+            [sys.argv[0], str(work), f"-runs={iterations}", f"-seed={seed or 1}", "-max_len=4096"],
+            test_one_input,
+        )
+        atheris.Fuzz()  # exits the process when done
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -593,7 +654,12 @@ def main(argv: list[str] | None = None) -> int:
         "--report-every", type=int, default=100_000, help="progress line every N execs (0: none)"
     )
     parser.add_argument("--write-seeds", action="store_true", help="rewrite vectors/ttlv/seeds/ and exit")
+    parser.add_argument(
+        "--atheris", action="store_true", help="coverage-guided mode (needs atheris installed)"
+    )
     args = parser.parse_args(argv)
+    if args.atheris:
+        return run_atheris(args.seed, args.iterations)
     if args.write_seeds:
         for path in write_seeds():
             print(path.relative_to(REPO))

@@ -57,7 +57,7 @@ _TT_EXTENSION_FIRST, _TT_EXTENSION_LAST = _EXTENSION_FIRST << 8, _EXTENSION_LAST
 
 # Item type byte -> ItemType member (None for a byte that is not a type).
 _TYPE_FOR_BYTE: tuple[ItemType | None, ...] = tuple(
-    ItemType(b) if b in ItemType._value2member_map_ else None for b in range(256)
+    next((itype for itype in ItemType if itype == code), None) for code in range(256)
 )
 
 _S, _INT, _LONG, _BIG, _ENUM, _BOOL, _TEXT, _BYTES, _DT, _IVL = (
@@ -85,6 +85,8 @@ def _slot_setter(name: str) -> Callable[[Item, object], None]:
     setter: Callable[[Item, object], None] = descriptor.__set__
     return setter
 
+
+_set_tag, _set_type, _set_value = _slot_setter("tag"), _slot_setter("type"), _slot_setter("value")
 
 _INT_RANGES = {
     ItemType.INTEGER: (-(1 << 31), (1 << 31) - 1),
@@ -320,7 +322,7 @@ def _decode_span(data: bytes, end: int, limits: Limits) -> Item:
     unpack_i32 = _I32_PAD.unpack_from
     zeros = _ZEROS
     new = _new_object
-    set_tag, set_type, set_value = _slot_setter("tag"), _slot_setter("type"), _slot_setter("value")
+    set_tag, set_type, set_value = _set_tag, _set_type, _set_value
 
     items: list[Item] = []  # members decoded so far of the innermost open Structure
     root = items
