@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -36,6 +37,7 @@ MAX_ID_LENGTH = 1024
 _FIXED = struct.Struct(">4sBBB")
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
+_PREFIX = MAGIC + bytes((FORMAT_VERSION, ALGORITHM_AES_256_GCM))
 
 
 class Layer(IntEnum):
@@ -45,6 +47,9 @@ class Layer(IntEnum):
     L3 = 4
     L4 = 5
     SEAL = 6
+
+
+_LAYERS = frozenset(Layer)
 
 
 class UnwrapError(Exception):
@@ -94,38 +99,74 @@ def wrap(header: BlobHeader, cipher: AESGCM, plaintext: bytes | bytearray | memo
     return aad + nonce + cipher.encrypt(nonce, plaintext, aad)
 
 
+def _parse(blob: bytes) -> tuple[int, str, str, int, str, int, int]:
+    """(layer, tenant id, key id, key version, wrapping key id, wrapping key version, nonce offset).
+
+    Straight-line on purpose: this runs once per L4 unwrap, on the hot path."""
+    try:
+        if blob[:6] != _PREFIX:
+            raise UnwrapError
+        layer = blob[6]
+        end = 9 + int.from_bytes(blob[7:9], "big")
+        tenant_id = blob[9:end].decode("utf-8")
+        start = end + 2
+        end = start + int.from_bytes(blob[end:start], "big")
+        key_id = blob[start:end].decode("utf-8")
+        key_version = int.from_bytes(blob[end : end + 4], "big")
+        start = end + 6
+        end = start + int.from_bytes(blob[end + 4 : start], "big")
+        wrapping_key_id = blob[start:end].decode("utf-8")
+        wrapping_key_version = int.from_bytes(blob[end : end + 4], "big")
+    except (IndexError, ValueError) as exc:  # ValueError covers bad UTF-8
+        raise UnwrapError from exc
+    offset = end + 4
+    # Slices never fail short, so the lengths are checked once here: the whole header, the
+    # nonce and a tag must be present, and no field may exceed its bound.
+    if (
+        len(blob) < offset + NONCE_SIZE + TAG_SIZE
+        or max(len(tenant_id), len(key_id), len(wrapping_key_id)) > MAX_ID_LENGTH
+        or layer not in _LAYERS
+    ):
+        raise UnwrapError
+    return layer, tenant_id, key_id, key_version, wrapping_key_id, wrapping_key_version, offset
+
+
 def parse_header(blob: bytes) -> tuple[BlobHeader, int]:
     """The header of ``blob`` and the offset where the nonce starts; ``UnwrapError`` if malformed."""
-    try:
-        magic, version, algorithm, layer = _FIXED.unpack_from(blob, 0)
-        if magic != MAGIC or version != FORMAT_VERSION or algorithm != ALGORITHM_AES_256_GCM:
-            raise UnwrapError
-        offset = _FIXED.size
-        texts: list[str] = []
-        numbers: list[int] = []
-        for expects_number in (False, False, True, False, True):
-            if expects_number:
-                numbers.append(_U32.unpack_from(blob, offset)[0])
-                offset += 4
-                continue
-            (length,) = _U16.unpack_from(blob, offset)
-            offset += 2
-            raw = blob[offset : offset + length]
-            if len(raw) != length or length > MAX_ID_LENGTH:
-                raise UnwrapError
-            texts.append(raw.decode("utf-8"))
-            offset += length
-        if len(blob) < offset + NONCE_SIZE + TAG_SIZE:
-            raise UnwrapError
-        header = BlobHeader(Layer(layer), texts[0], texts[1], numbers[0], texts[2], numbers[1])
-    except (struct.error, ValueError) as exc:  # ValueError covers bad UTF-8 and unknown layers
-        raise UnwrapError from exc
+    layer, tenant_id, key_id, key_version, wrapping_key_id, wrapping_key_version, offset = _parse(blob)
+    header = BlobHeader(Layer(layer), tenant_id, key_id, key_version, wrapping_key_id, wrapping_key_version)
     return header, offset
 
 
 def peek(blob: bytes) -> BlobHeader:
     """The header alone, to choose the wrapping key. Authenticates nothing."""
     return parse_header(blob)[0]
+
+
+def _check(blob: bytes, layer: Layer, tenant_id: str, key_id: str, key_version: int) -> tuple[str, int, int]:
+    """(wrapping key id, wrapping key version, nonce offset) if the header names exactly this
+    layer, tenant, key and version; ``UnwrapError`` otherwise. No cryptography runs here."""
+    parsed_layer, parsed_tenant, parsed_key, parsed_version, wrapping_key_id, wrapping_version, offset = (
+        _parse(blob)
+    )
+    if (
+        parsed_tenant != tenant_id
+        or parsed_layer != layer
+        or parsed_key != key_id
+        or parsed_version != key_version
+    ):
+        raise UnwrapError
+    return wrapping_key_id, wrapping_version, offset
+
+
+def _decrypt(blob: bytes, cipher: AESGCM, offset: int) -> bytearray:
+    try:
+        plaintext = cipher.decrypt(
+            blob[offset : offset + NONCE_SIZE], blob[offset + NONCE_SIZE :], blob[:offset]
+        )
+    except InvalidTag:
+        raise UnwrapError from None
+    return bytearray(plaintext)
 
 
 def unwrap(
@@ -138,18 +179,24 @@ def unwrap(
     key_version: int,
 ) -> bytearray:
     """Decrypt ``blob`` if, and only if, its header names exactly this layer, tenant, key and version."""
-    header, offset = parse_header(blob)
-    if (
-        header.tenant_id != tenant_id
-        or header.layer != layer
-        or header.key_id != key_id
-        or header.key_version != key_version
-    ):
+    _, _, offset = _check(blob, layer, tenant_id, key_id, key_version)
+    return _decrypt(blob, cipher, offset)
+
+
+def unwrap_selecting(
+    blob: bytes,
+    select: Callable[[str, int], AESGCM | None],
+    *,
+    layer: Layer,
+    tenant_id: str,
+    key_id: str,
+    key_version: int,
+) -> bytearray:
+    """``unwrap``, with the cipher chosen by ``select(wrapping key id, wrapping key version)`` from the
+    header (None: no such key), after the header matched: the header is parsed once. ``select`` may
+    raise its own exception (for example, to ask the caller to load a newer key version)."""
+    wrapping_key_id, wrapping_version, offset = _check(blob, layer, tenant_id, key_id, key_version)
+    cipher = select(wrapping_key_id, wrapping_version)
+    if cipher is None:
         raise UnwrapError
-    try:
-        plaintext = cipher.decrypt(
-            blob[offset : offset + NONCE_SIZE], blob[offset + NONCE_SIZE :], blob[:offset]
-        )
-    except InvalidTag:
-        raise UnwrapError from None
-    return bytearray(plaintext)
+    return _decrypt(blob, cipher, offset)

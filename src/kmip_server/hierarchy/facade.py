@@ -64,7 +64,7 @@ from kmip_server.storage.hierarchy import (
     ServiceKeyState,
     TenantRootRecord,
 )
-from unseal.blob import BlobHeader, Layer, UnwrapError, cipher_for, peek, unwrap, wrap
+from unseal.blob import BlobHeader, Layer, UnwrapError, cipher_for, peek, unwrap, unwrap_selecting, wrap
 from unseal.memory import SecretBuffer, zeroize
 
 log = logging.getLogger(__name__)
@@ -203,16 +203,28 @@ class KeyHierarchy:
     def unwrap_l4(self, tenant_id: str, service: str, object_id: str, blob: bytes) -> bytearray:
         """The key material of ``object_id``, which the caller zeroizes. ``UnwrapFailed`` for any bad blob."""
         service_keys, now = self._warm(tenant_id, service)
-        cipher = service_keys.ciphers.get(service_keys.l4_version_hint(object_id, blob))
-        if cipher is None:
-            self._l4_version_missing(service_keys, tenant_id, service, blob, now)
-            raise UnwrapFailed
+        reload_interval = self._settings.l3_reload_interval
+
+        def select(wrapping_key_id: str, version: int) -> AESGCM | None:
+            if wrapping_key_id != service:
+                return None
+            cipher = service_keys.ciphers.get(version)
+            if (
+                cipher is None
+                and version > service_keys.current_version
+                and now - service_keys.loaded_at >= reload_interval
+            ):
+                # Maybe rotated by another Core: reload at most every l3_reload_interval.
+                service_keys.stale = True
+                raise NotReady
+            return cipher
+
         try:
-            # unwrap() compares the header's tenant, layer, object id and version with the caller's
+            # The header's tenant, layer, object id and version are compared with the caller's
             # before any cryptography: another tenant's blob fails here, like a bad tag does.
-            return unwrap(
+            return unwrap_selecting(
                 blob,
-                cipher,
+                select,
                 layer=Layer.L4,
                 tenant_id=tenant_id,
                 key_id=object_id,
@@ -220,25 +232,6 @@ class KeyHierarchy:
             )
         except UnwrapError:
             raise UnwrapFailed from None
-
-    def _l4_version_missing(
-        self, service_keys: ServiceKeys, tenant_id: str, service: str, blob: bytes, now: float
-    ) -> None:
-        """An L4 names an L3 version we do not hold: ``NotReady`` if it may be a newer one (rotated
-        by another Core), to reload at most every ``l3_reload_interval``; else return (a bad blob)."""
-        try:
-            header = peek(blob)
-        except UnwrapError:
-            return
-        if (
-            header.tenant_id == tenant_id
-            and header.layer is Layer.L4
-            and header.wrapping_key_id == service
-            and header.wrapping_key_version > service_keys.current_version
-            and now - service_keys.loaded_at >= self._settings.l3_reload_interval
-        ):
-            service_keys.stale = True
-            raise NotReady
 
     async def wrap_l4_async(
         self, tenant_id: str, service: str, object_id: str, material: bytes | bytearray | memoryview

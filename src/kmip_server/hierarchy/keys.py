@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kmip_server.hierarchy.errors import NotReady
-from unseal.blob import BlobHeader, Layer, cipher_for
+from unseal.blob import cipher_for
 from unseal.memory import SecretBuffer
 
 T = TypeVar("T")
@@ -35,7 +35,6 @@ class ServiceKeys:
         "ciphers",
         "current_cipher",
         "current_version",
-        "l4_header_base",
         "loaded_at",
         "rotate_at",
         "stale",
@@ -50,16 +49,6 @@ class ServiceKeys:
         self.rotate_at = rotate_at  # the current version's age limit: new wraps wait for a rotation
         self.loaded_at = loaded_at
         self.stale = False  # an L4 named a newer version than we hold: reload on next ensure_ready
-        # Length of this service's L4 header for an empty object id (the format's own encoder
-        # says how long): an L4's header ends at this plus its object id's UTF-8 length.
-        self.l4_header_base = len(BlobHeader(Layer.L4, tenant_id, "", L4_KEY_VERSION, service, 0).encode())
-
-    def l4_version_hint(self, object_id: str, blob: bytes) -> int:
-        """The L3 version an L4 blob of this service and ``object_id`` names, read without parsing
-        the header: the last four header bytes. Only a hint for choosing the cipher;
-        ``unseal.blob.unwrap`` then checks the whole header against the caller."""
-        end = self.l4_header_base + len(object_id.encode())
-        return int.from_bytes(blob[end - 4 : end], "big")
 
 
 class TenantKeys:
