@@ -284,14 +284,14 @@ def decode_prefix(
         )
     if span > total - start:
         raise DecodeError("item extends beyond the end of the data", start + 4)
-    if type(data) is bytes and start == 0 and span == total:
-        buf = data
-    else:
-        # Copy only the item itself (bounded by max_message_size just above): slices of a
-        # bytes object are the bytes values the Items carry.
-        buf = bytes(memoryview(data)[start : start + span])
+    if isinstance(data, bytes):
+        return _decode_span(data, start, start + span, limits), start + span
+    # Copy only the item itself (bounded by max_message_size just above): slices of a bytes
+    # object are the bytes values the Items carry.
+    with memoryview(data) as view, view.cast("B") as octets:
+        buf = bytes(octets[start : start + span])
     try:
-        item = _decode_span(buf, span, limits)
+        item = _decode_span(buf, 0, span, limits)
     except DecodeError as exc:
         if start and exc.offset >= 0:
             raise type(exc)(_message_of(exc), exc.offset + start) from None
@@ -313,8 +313,8 @@ def _message_of(exc: DecodeError) -> str:
     return text[: -len(suffix)] if text.endswith(suffix) else text
 
 
-def _decode_span(data: bytes, end: int, limits: Limits) -> Item:
-    """Decode the one item that occupies ``data[0:end]`` (its span was checked by the caller)."""
+def _decode_span(data: bytes, start: int, end: int, limits: Limits) -> Item:
+    """Decode the one item that occupies ``data[start:end]`` (its span was checked by the caller)."""
     max_items = limits.max_items
     max_depth = limits.max_depth
     unpack_header = _HEADER.unpack_from
@@ -329,7 +329,8 @@ def _decode_span(data: bytes, end: int, limits: Limits) -> Item:
     # Each open Structure: (its parent's member list, its tag, the parent's end offset).
     stack: list[tuple[list[Item], int, int]] = []
     count = 0
-    pos = 0
+    depth = 0  # open Structures, len(stack)
+    pos = start
     value: object
     # One flat loop, most frequent types first, type bytes compared as ints: the hot path.
     while True:
@@ -338,14 +339,15 @@ def _decode_span(data: bytes, end: int, limits: Limits) -> Item:
                 break
             value = tuple(items)
             items, tag, end = stack.pop()
+            depth -= 1
             obj = new(Item)
             set_tag(obj, tag)
             set_type(obj, _S)
             set_value(obj, value)
             items.append(obj)
             continue
-        if end - pos < 8:
-            raise DecodeError("truncated item header", pos)
+        # end - pos is a positive multiple of 8 here: every span and every Structure length
+        # is (checked below), so a whole header is always present.
         tt, length = unpack_header(data, pos)
         # tt is tag << 8 | type: the tag ranges of tag_is_valid, shifted.
         if not (_TT_FIRST <= tt <= _TT_LAST or _TT_EXTENSION_FIRST <= tt <= _TT_EXTENSION_LAST):
@@ -360,8 +362,9 @@ def _decode_span(data: bytes, end: int, limits: Limits) -> Item:
                 raise DecodeError("Structure length is not a multiple of 8", pos + 4)
             if length > end - vpos:
                 raise DecodeError("Structure extends beyond its parent", pos + 4)
-            if len(stack) >= max_depth:
+            if depth >= max_depth:
                 raise NestingTooDeep(f"Structures nested deeper than {max_depth}", pos)
+            depth += 1
             stack.append((items, tt >> 8, end))
             items = []
             end = vpos + length

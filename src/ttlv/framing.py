@@ -79,7 +79,8 @@ class Framer:
         size = self._message_size
         if not size or len(self._buffer) < size:
             return None
-        message = bytes(self._buffer[:size])
+        with memoryview(self._buffer) as view:
+            message = bytes(view[:size])  # one copy, no intermediate bytearray
         del self._buffer[:size]
         self._stream_offset += size
         self._message_size = 0

@@ -105,6 +105,13 @@ def test_accepts_bytearray_and_memoryview() -> None:
     assert decode(bytearray(wire)) == decode(wire) == decode(memoryview(wire))
 
 
+def test_memoryview_of_wider_items_is_read_as_bytes() -> None:
+    wire = structure(integer(1), integer(2))
+    assert decode(memoryview(wire).cast("I")) == decode(wire)
+    item, end = decode_prefix(memoryview(wire + wire).cast("Q"), start=len(wire))
+    assert (item, end) == (decode(wire), 2 * len(wire))
+
+
 def test_non_contiguous_memoryview_is_a_decode_error() -> None:
     wire = structure(integer(1))
     view = memoryview(wire + wire)[::2]
@@ -308,10 +315,12 @@ def test_decode_prefix_leaves_trailing_bytes() -> None:
 def test_decode_prefix_offsets_count_from_the_start_of_the_data() -> None:
     good = structure(integer(1))
     bad = structure(integer(1), header(0x420004, 0x06, 8) + struct.pack(">Q", 7))
-    with pytest.raises(DecodeError) as caught:
-        decode_prefix(bytearray(good + bad), start=len(good))
-    assert caught.value.offset == len(good) + 8 + 16 + 8
-    assert str(caught.value).count("at offset") == 1
+    for data in (good + bad, bytearray(good + bad), memoryview(good + bad)):
+        with pytest.raises(DecodeError) as caught:
+            decode_prefix(data, start=len(good))
+        assert caught.value.offset == len(good) + 8 + 16 + 8
+        assert str(caught.value).count("at offset") == 1
+        assert str(caught.value).endswith(f"(at offset {len(good) + 32})")
 
 
 def test_decode_prefix_start_outside_the_data() -> None:
