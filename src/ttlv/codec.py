@@ -147,7 +147,7 @@ def _encode(item: Item) -> bytes:
             itype = child.type
             value = child.value
             if itype is _S:
-                if type(value) is not tuple:
+                if type(value) is not tuple and not isinstance(value, tuple):
                     raise EncodeError(f"Structure {tag:#08x}: value must be a tuple of Items")
                 stack.append((children, len(out), tag << 8 | 0x01, size))
                 append(b"")
@@ -155,7 +155,7 @@ def _encode(item: Item) -> bytes:
                 children = iter(value)
                 break
             if itype is _TEXT:
-                if type(value) is not str:
+                if type(value) is not str and not isinstance(value, str):  # StrEnum members too
                     raise EncodeError(f"Text String {tag:#08x}: value must be str")
                 try:
                     raw = value.encode()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 import pytest
 
@@ -511,6 +511,13 @@ def test_encode_accepts_int_subclasses_and_bytearray() -> None:
     assert [child.value for child in decoded.children] == [2, 12, 7, b"\x01\x02"]
     assert type(decoded.children[3].value) is bytes
     assert decoded.tag == Tag.KEY_BLOCK
+
+
+def test_encode_accepts_str_subclasses() -> None:
+    class Name(StrEnum):
+        DEFAULT = "default"
+
+    assert decode(encode(Item(TAG, T.TEXT_STRING, Name.DEFAULT))).value == "default"
 
 
 def test_encode_never_recurses() -> None:
