@@ -237,6 +237,15 @@ def _unknown(item: Item, ctx: int, where: str) -> None:
         raise InvalidField(f"{where}: unknown field {tag_name(_tag_of(item))}")
 
 
+def _as_int(item: Item, itype: ItemType) -> int:
+    """The int value of ``item`` when it is of ``itype`` and its value an int of a subclass (an
+    IntEnum in a hand-built Item); bool is no int here."""
+    value = item.value
+    if item.type is not itype or not isinstance(value, int) or isinstance(value, bool):
+        _bad(item)
+    return int(value)
+
+
 def _tag_of(item: Item) -> int:
     tag = getattr(item, "tag", 0)
     return tag if isinstance(tag, int) else 0
@@ -444,6 +453,7 @@ def _base_env() -> dict[str, Any]:
         "_unknown": _unknown,
         "_not_structure": _not_structure,
         "_enum_ext": _enum_extension,
+        "_as_int": _as_int,
         "_s32": _signed32,
         "STRICT": STRICT,
         "PARTIAL": PARTIAL,
@@ -458,16 +468,25 @@ def _decode_snippet(f: _Field, i: int, env: dict[str, Any]) -> list[str]:
     kind = f.kind
     ctx = "ctx | PARTIAL" if f.partial else "ctx"
     if isinstance(kind, _Prim):
-        check = f"c.type is not {_IT[kind.itype]} or type(x) is not {kind.pytype.__name__}"
+        itype = _IT[kind.itype]
+        if kind.pytype is not int:
+            check = f"c.type is not {itype} or type(x) is not {kind.pytype.__name__}"
+            return ["x = c.value", f"if {check}:", "    _bad(c)", "y = x"]
+        lines = [
+            "x = c.value",
+            f"if c.type is not {itype} or type(x) is not int:",
+            f"    x = _as_int(c, {itype})",
+        ]
         if kind.low is not None:
-            check += f" or not {kind.low} <= x <= {kind.high}"
-        return ["x = c.value", f"if {check}:", "    _bad(c)", "y = x"]
+            lines += [f"if not {kind.low} <= x <= {kind.high}:", "    _bad(c)"]
+        return [*lines, "y = x"]
     if isinstance(kind, _Enum):
         env[f"_map{i}"] = kind.cls._value2member_map_
+        itype = _IT[ItemType.ENUMERATION]
         return [
             "x = c.value",
-            f"if c.type is not {_IT[ItemType.ENUMERATION]} or type(x) is not int:",
-            "    _bad(c)",
+            f"if c.type is not {itype} or type(x) is not int:",
+            f"    x = _as_int(c, {itype})",
             f"y = _map{i}.get(x)",
             "if y is None:",
             "    y = _enum_ext(c, x)",
@@ -476,9 +495,12 @@ def _decode_snippet(f: _Field, i: int, env: dict[str, Any]) -> list[str]:
         env[f"_map{i}"] = kind.cls._value2member_map_
         env[f"_flag{i}"] = kind.cls
         low, high = _I32
+        itype = _IT[ItemType.INTEGER]
         return [
             "x = c.value",
-            f"if c.type is not {_IT[ItemType.INTEGER]} or type(x) is not int or not {low} <= x <= {high}:",
+            f"if c.type is not {itype} or type(x) is not int:",
+            f"    x = _as_int(c, {itype})",
+            f"if not {low} <= x <= {high}:",
             "    _bad(c)",
             "x &= 0xFFFFFFFF",
             f"y = _map{i}.get(x)",

@@ -89,11 +89,12 @@ def _decode_operation(item: Item, ctx: int) -> Operation:
     """Operation (section 6.2): a value with no payloads here is Operation Not Supported
     (section 11.1), not Invalid Field like other enumerations."""
     value = item.value
-    if item.type is not ItemType.ENUMERATION or type(value) is not int:
+    if item.type is not ItemType.ENUMERATION or not isinstance(value, int) or isinstance(value, bool):
         raise InvalidField("Operation: wrong item type")
-    if value not in OPERATIONS:
+    operation = Operation._value2member_map_.get(value)
+    if operation is None or operation not in OPERATIONS:
         raise OperationNotSupported("Operation not supported")
-    return Operation(value)
+    return operation
 
 
 def _encode_operation(operation: Operation, tag: int, version: Version) -> Item:
