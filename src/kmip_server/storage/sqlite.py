@@ -1,30 +1,25 @@
-"""The embedded SQLite store: hierarchy records and the seal configuration in one file.
+"""The embedded SQLite store of the key hierarchy and the seal configuration.
 
 Invariants:
-- sqlite3 blocks, so it never runs on the event loop: each connection lives on its own
-  dedicated thread (one writer, a few readers) and is used only there.
-- Durability: WAL journal with ``synchronous=FULL``. NORMAL would survive a process crash but
-  could lose the last commits on power loss, and a lost commit here can be an acknowledged
-  link, unlink (the kill-switch) or key version whose wraps a client already holds. Every
-  write commits (one fsync of the WAL) before the coroutine that asked for it resumes.
-- Every write is one ``BEGIN IMMEDIATE`` transaction; compare-and-set conditions are in the
-  ``WHERE`` clause of the same statement, so concurrent processes on the file stay correct.
+- It lives in a ``SqliteDatabase`` (``storage.sqlite_database``): blocking sqlite3 calls on
+  the database's own threads, never on the event loop; WAL with ``synchronous=FULL``; every
+  write committed (one fsync of the WAL, shared by the writes queued with it) before the
+  coroutine that asked for it resumes; every await bounded by the database's timeout.
+- Every write is one atomic job on the single writer connection; compare-and-set conditions
+  are in the ``WHERE`` clause of the same statement, so concurrent processes on the file stay
+  correct.
 - Every statement is parameterized; tenant-owned rows are always selected by tenant id,
   except the operator scans documented in ``storage.hierarchy``.
-- Every await on the database is bounded by ``timeout`` (``StorageTimeout``); a statement that
-  is already running finishes on its thread.
+- The store either owns its database (``open``: closing the store closes it) or shares one
+  that its opener closes (``attach``: one data file for every store of a Core).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 from kmip_server.storage.errors import StorageClosed, StorageError, StorageTimeout
@@ -36,6 +31,12 @@ from kmip_server.storage.hierarchy import (
     ServiceKeyState,
     TenantRootRecord,
 )
+from kmip_server.storage.sqlite_database import (
+    DEFAULT_READERS,
+    DEFAULT_TIMEOUT,
+    SqliteDatabase,
+    SqliteSettings,
+)
 from unseal.blob import UnwrapError, peek
 from unseal.records import SealConfig, SealMode
 
@@ -43,14 +44,8 @@ T = TypeVar("T")
 
 SCHEMA_COMPONENT = "hierarchy"
 SCHEMA_VERSION = 1
-DEFAULT_TIMEOUT = 10.0  # seconds any one database await may take
-DEFAULT_READERS = 2
-BUSY_TIMEOUT_MS = 5000  # another process holding the write lock
 
 _SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS schema_versions (
-        component TEXT PRIMARY KEY,
-        version INTEGER NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS ivk_versions (
         version INTEGER PRIMARY KEY,
         state INTEGER NOT NULL,
@@ -101,63 +96,18 @@ _SCHEMA = (
 )
 
 
-class _Worker:
-    """One thread and the one connection that lives on it."""
+class _WriterView:
+    """``run(job, timeout)`` on the database's writer connection (what the tests inspect)."""
 
-    def __init__(self, path: str, name: str) -> None:
-        self._path = path
-        self._connection: sqlite3.Connection | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._connection is None:
-            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
-            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = FULL")
-            self._connection = connection
-        return self._connection
+    def __init__(self, database: SqliteDatabase) -> None:
+        self._database = database
 
     async def run(self, job: Callable[[sqlite3.Connection], T], timeout: float) -> T:
-        loop = asyncio.get_running_loop()
-        try:
-            future = loop.run_in_executor(self._executor, lambda: job(self._connect()))
-        except RuntimeError as exc:  # executor shut down
-            raise StorageClosed from exc
         try:
             async with asyncio.timeout(timeout):
-                return await future
+                return await self._database.write(job)
         except TimeoutError:
             raise StorageTimeout from None
-        except sqlite3.Error as exc:
-            raise StorageError from exc
-
-    def _disconnect(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        with contextlib.suppress(RuntimeError):
-            await loop.run_in_executor(self._executor, self._disconnect)
-        self._executor.shutdown(wait=True)
-
-
-def _write(job: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
-    """Run ``job`` in one immediate transaction: committed before the caller resumes."""
-
-    def transaction(connection: sqlite3.Connection) -> T:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            result = job(connection)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-        return result
-
-    return transaction
 
 
 def _wrapping_version(blob: bytes | None) -> int | None:
@@ -212,14 +162,14 @@ def _service_key(row: Sequence[Any]) -> ServiceKeyRecord:
 
 
 class SqliteStore:
-    """``HierarchyStore`` and ``SealRecords`` on one SQLite file; use ``await SqliteStore.open``."""
+    """``HierarchyStore`` and ``SealRecords`` in a SQLite database.
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float, readers: int) -> None:
-        self._path = os.fspath(path)
-        self._timeout = timeout
-        self._writer = _Worker(self._path, "sqlite-writer")
-        self._readers = [_Worker(self._path, f"sqlite-reader-{n}") for n in range(max(1, readers))]
-        self._next_reader = itertools.cycle(self._readers)
+    ``await SqliteStore.open(path)`` opens a database of its own (closed with the store);
+    ``await SqliteStore.attach(database)`` lives in a shared one that its opener closes."""
+
+    def __init__(self, database: SqliteDatabase, *, owns_database: bool) -> None:
+        self._database = database
+        self._owns_database = owns_database
         self._closed = False
 
     @classmethod
@@ -231,46 +181,42 @@ class SqliteStore:
         readers: int = DEFAULT_READERS,
     ) -> SqliteStore:
         """Open (creating the file, owner-only, and the schema if needed)."""
-        target = Path(path)
-        if not target.exists():
-            # Owner-only from the first byte: the file holds wrapped keys and the seal config.
-            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
-        store = cls(target, timeout=timeout, readers=readers)
+        database = await SqliteDatabase.open(path, SqliteSettings(timeout=timeout, readers=readers))
         try:
-            await store._write(store._create_schema)
+            return await cls._on(database, owns_database=True)
         except BaseException:
-            await store.close()
+            await database.close()
             raise
-        return store
 
-    @staticmethod
-    def _create_schema(connection: sqlite3.Connection) -> None:
-        for statement in _SCHEMA:
-            connection.execute(statement)
-        connection.execute(
-            "INSERT OR IGNORE INTO schema_versions (component, version) VALUES (?, ?)",
-            (SCHEMA_COMPONENT, SCHEMA_VERSION),
-        )
-        (stored,) = connection.execute(
-            "SELECT version FROM schema_versions WHERE component = ?", (SCHEMA_COMPONENT,)
-        ).fetchone()
-        if stored != SCHEMA_VERSION:
-            raise StorageError("database schema version is not supported")
+    @classmethod
+    async def attach(cls, database: SqliteDatabase) -> SqliteStore:
+        """The store in ``database`` (creating its tables if needed); closing it leaves the database open."""
+        return await cls._on(database, owns_database=False)
+
+    @classmethod
+    async def _on(cls, database: SqliteDatabase, *, owns_database: bool) -> SqliteStore:
+        await database.ensure_schema(SCHEMA_COMPONENT, SCHEMA_VERSION, _SCHEMA)
+        return cls(database, owns_database=owns_database)
+
+    @property
+    def _writer(self) -> _WriterView:
+        """The writer connection, for tests that look at it (``run(job, timeout)``)."""
+        return _WriterView(self._database)
 
     async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise StorageClosed
-        return await self._writer.run(_write(job), self._timeout)
+        return await self._database.write(job)
 
     async def _read(self, job: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise StorageClosed
-        return await next(self._next_reader).run(job, self._timeout)
+        return await self._database.read(job)
 
     async def close(self) -> None:
         self._closed = True
-        for worker in (self._writer, *self._readers):
-            await worker.close()
+        if self._owns_database:
+            await self._database.close()
 
     # Seal configuration ----------------------------------------------------------------
     async def load_seal_config(self) -> SealConfig | None:

@@ -1,0 +1,335 @@
+"""The embedded SQLite database: one file per Core, shared by every store that lives in it.
+
+Invariants:
+- sqlite3 blocks, so it never runs on the event loop. The one writer connection lives on its
+  own thread; readers use a bounded pool of threads, each with its own connection. A connection
+  is only ever used by one thread at a time.
+- Durability: WAL journal with ``synchronous=FULL``. NORMAL would survive a process crash but
+  could lose the last commits on power loss, and a lost commit here can be an acknowledged
+  key, link, unlink (the kill-switch) or key version whose wraps a client already holds.
+- Writes are serialized on the writer thread and committed in groups: the writes that queued
+  up while one COMMIT was under way run next, in one ``BEGIN IMMEDIATE`` transaction, each in
+  its own savepoint, and one COMMIT (one fsync of the WAL) makes them all durable. Each write
+  sees every write queued before it, exactly as if each had been committed alone; a write that
+  raises is rolled back alone. No caller resumes before the COMMIT that holds its write.
+- A write job runs inside that transaction: it never issues BEGIN, COMMIT, ROLLBACK or
+  SAVEPOINT itself. A read job runs in one read transaction (one snapshot).
+- Every await is bounded by ``SqliteSettings.timeout`` (``StorageTimeout``). A job still
+  queued when its caller gives up is dropped, never run; one already running finishes (and a
+  write commits) on its thread.
+- Each store keeps its tables under its own component name in ``schema_versions`` and creates
+  them idempotently (``ensure_schema``); several stores share one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kmip_server.storage.errors import StorageClosed, StorageError, StorageTimeout
+
+__all__ = ["BUSY_TIMEOUT_MS", "DEFAULT_READERS", "DEFAULT_TIMEOUT", "SqliteDatabase", "SqliteSettings"]
+
+T = TypeVar("T")
+
+Job = Callable[[sqlite3.Connection], T]
+
+
+DEFAULT_TIMEOUT = 10.0  # seconds any one database await may take (StorageTimeout)
+DEFAULT_READERS = 2  # reader connections, each on its own thread
+BUSY_TIMEOUT_MS = 5000  # waiting for another process that holds the write lock
+DEFAULT_MAX_GROUP = 512  # writes committed together by one COMMIT when they queue up
+
+
+@dataclass(frozen=True, slots=True)
+class SqliteSettings:
+    timeout: float = DEFAULT_TIMEOUT
+    readers: int = DEFAULT_READERS
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    max_group: int = DEFAULT_MAX_GROUP
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0 or self.readers < 1 or self.busy_timeout_ms < 0 or self.max_group < 1:
+            raise ValueError("SQLite settings out of range")
+
+
+async def _bounded(future: concurrent.futures.Future[T], timeout: float) -> T:
+    try:
+        async with asyncio.timeout(timeout):
+            return await asyncio.wrap_future(future)
+    except TimeoutError:
+        raise StorageTimeout from None
+    except sqlite3.Error as exc:
+        raise StorageError from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    job: Callable[[sqlite3.Connection], Any]
+    future: concurrent.futures.Future[Any]
+
+
+class _GroupAborted(Exception):
+    """The group's transaction is gone; ``cause`` is what every write in it is told."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__("write group aborted")
+        self.cause = cause
+
+
+class _Writer:
+    """The writer thread, its connection, and the queue of writes waiting for it."""
+
+    def __init__(self, path: str, settings: SqliteSettings) -> None:
+        self._path = path
+        self._settings = settings
+        self._connection: sqlite3.Connection | None = None
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)
+        self._thread.start()
+
+    async def run(self, job: Job[T], timeout: float) -> T:
+        """Run ``job`` in a write transaction; return once it is committed."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put(_Write(job, future))
+        return await _bounded(future, timeout)
+
+    async def close(self) -> None:
+        """Finish the writes already queued, then stop the thread."""
+        self._queue.put(None)
+        await asyncio.to_thread(self._thread.join)
+
+    # On the writer thread ---------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
+            connection.execute(f"PRAGMA busy_timeout = {int(self._settings.busy_timeout_ms)}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
+            self._connection = connection
+        return self._connection
+
+    def _serve(self) -> None:
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                group = [first]
+                stopping = False
+                while len(group) < self._settings.max_group:
+                    try:
+                        queued = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if queued is None:
+                        stopping = True
+                        break
+                    group.append(queued)
+                self._commit_group(group)
+                if stopping:
+                    return
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
+        while True:  # nothing is queued after close(); this is a guard, not a path
+            try:
+                leftover = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if leftover is not None and leftover.future.set_running_or_notify_cancel():
+                leftover.future.set_exception(StorageClosed())
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _commit_group(self, group: list[_Write]) -> None:
+        outcomes: list[tuple[_Write, bool, Any]] = []  # the writes that ran: (write, ok, value)
+        try:
+            connection = self._connect()
+            connection.execute("BEGIN IMMEDIATE")
+            for write in group:
+                # Claimed one by one: a write whose caller gave up before its turn never runs.
+                if write.future.set_running_or_notify_cancel():
+                    outcomes.append(self._run_one(connection, write))
+            if outcomes:
+                connection.execute("COMMIT")
+            else:
+                connection.execute("ROLLBACK")
+        except BaseException as exc:
+            cause = exc.cause if isinstance(exc, _GroupAborted) else exc
+            if self._connection is not None and self._connection.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._connection.execute("ROLLBACK")
+            # Nothing of this group was committed: a write that failed on its own keeps its
+            # own error, every other one (run or not) is told why the group failed.
+            failed_alone = {id(write): value for write, ok, value in outcomes if not ok}
+            for write in group:
+                if write.future.done():  # dropped by its caller, or already told
+                    continue
+                if write.future.running() or write.future.set_running_or_notify_cancel():
+                    write.future.set_exception(failed_alone.get(id(write), cause))
+            return
+        for write, ok, value in outcomes:
+            if ok:
+                write.future.set_result(value)
+            else:
+                write.future.set_exception(value)
+
+    @staticmethod
+    def _run_one(connection: sqlite3.Connection, write: _Write) -> tuple[_Write, bool, Any]:
+        connection.execute("SAVEPOINT one_write")
+        try:
+            result = write.job(connection)
+        except BaseException as exc:
+            if not connection.in_transaction:  # SQLite rolled the whole transaction back
+                write.future.set_exception(exc)
+                raise _GroupAborted(exc) from exc
+            connection.execute("ROLLBACK TO one_write")
+            connection.execute("RELEASE one_write")
+            return write, False, exc
+        connection.execute("RELEASE one_write")
+        return write, True, result
+
+
+class _Readers:
+    """A bounded pool of reader threads, each with its own (query-only) connection."""
+
+    def __init__(self, path: str, settings: SqliteSettings) -> None:
+        self._path = path
+        self._settings = settings
+        self._executor = ThreadPoolExecutor(max_workers=settings.readers, thread_name_prefix="sqlite-reader")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            # check_same_thread=False only so that close() can close it after the pool stopped.
+            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            connection.execute(f"PRAGMA busy_timeout = {int(self._settings.busy_timeout_ms)}")
+            connection.execute("PRAGMA query_only = ON")
+            with self._lock:
+                self._connections.append(connection)
+            self._local.connection = connection
+        return connection
+
+    def _snapshot(self, job: Job[T]) -> T:
+        connection = self._connection()
+        connection.execute("BEGIN")
+        try:
+            return job(connection)
+        finally:
+            if connection.in_transaction:  # a read transaction: commit and rollback are the same
+                connection.execute("COMMIT")
+
+    async def run(self, job: Job[T], timeout: float) -> T:
+        try:
+            future = self._executor.submit(self._snapshot, job)
+        except RuntimeError as exc:  # the pool was shut down
+            raise StorageClosed from exc
+        return await _bounded(future, timeout)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+
+
+class SqliteDatabase:
+    """One SQLite file: a writer thread with group commit and a pool of readers.
+
+    Open with ``await SqliteDatabase.open(path)``; stores attach to it (``SqliteStore.attach``,
+    ``SqliteObjectStore.attach``). Whoever opened it closes it, after the stores are done."""
+
+    def __init__(self, path: str, settings: SqliteSettings) -> None:
+        self._path = path
+        self._settings = settings
+        self._writer = _Writer(path, settings)
+        self._readers = _Readers(path, settings)
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls, path: str | os.PathLike[str], settings: SqliteSettings | None = None
+    ) -> SqliteDatabase:
+        """Open (creating the file, owner-only, if needed) and switch it to WAL."""
+        target = Path(path)
+        if not target.exists():
+            # Owner-only from the first byte: the file holds wrapped keys and the seal config.
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
+        database = cls(os.fspath(target), settings or SqliteSettings())
+        try:
+            await database.write(lambda connection: None)  # connects: WAL before any reader opens
+        except BaseException:
+            await database.close()
+            raise
+        return database
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def settings(self) -> SqliteSettings:
+        return self._settings
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def write(self, job: Job[T]) -> T:
+        """Run ``job`` on the writer connection inside a transaction; return once committed."""
+        if self._closed:
+            raise StorageClosed
+        return await self._writer.run(job, self._settings.timeout)
+
+    async def read(self, job: Job[T]) -> T:
+        """Run ``job`` on a reader connection, in one read transaction."""
+        if self._closed:
+            raise StorageClosed
+        return await self._readers.run(job, self._settings.timeout)
+
+    async def ensure_schema(self, component: str, version: int, statements: Sequence[str]) -> None:
+        """Create ``component``'s tables (idempotent) and check its recorded schema version."""
+
+        def job(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_versions ("
+                " component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+            )
+            for statement in statements:
+                connection.execute(statement)
+            connection.execute(
+                "INSERT OR IGNORE INTO schema_versions (component, version) VALUES (?, ?)",
+                (component, version),
+            )
+            (stored,) = connection.execute(
+                "SELECT version FROM schema_versions WHERE component = ?", (component,)
+            ).fetchone()
+            if stored != version:
+                raise StorageError("database schema version is not supported")
+
+        await self.write(job)
+
+    async def close(self) -> None:
+        """Finish queued writes, stop every thread and close every connection (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._writer.close()
+        await self._readers.close()

@@ -1,0 +1,321 @@
+"""The embedded SQLite store of KMIP managed objects (``ObjectStore``).
+
+Invariants:
+- It lives in a ``SqliteDatabase`` (``storage.sqlite_database``), usually the Core's one data
+  file shared with the hierarchy store: blocking calls off the event loop, WAL with
+  ``synchronous=FULL``, each write durable before its caller resumes, every await bounded.
+- Every statement names the caller's tenant in its ``WHERE`` clause (or, for an insert, writes
+  the record's own tenant): a unique identifier of another tenant reads, replaces, deletes and
+  locates exactly like one that does not exist.
+- ``seq`` (the rowid) is the creation order: it only grows, so ``ORDER BY seq`` is the order
+  records were inserted, and every index on the table ends with it at no cost.
+- ``object_names`` mirrors the Name values of each record (what Locate by name narrows on); it
+  is rewritten in the same write as the record, so the two never disagree.
+- Attributes are stored as one TTLV byte string: the record's Attribute structures as the
+  children of a Template-Attribute, encoded and decoded by the message model's own codec
+  (KMIP 1.4 encoding, so no field is dropped). Encoding happens before the write is queued
+  (a bad attribute fails its own call only); decoding on the reader thread.
+- ``replace`` is one ``UPDATE ... WHERE revision = ?``: the compare-and-set and the write are
+  the same statement, so it holds across processes sharing the file too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ttlv
+from kmip_server.model import Attribute, ModelError, TemplateAttribute
+from kmip_server.model.codec import decode_struct, encode_struct
+from kmip_server.storage.errors import StorageClosed, StorageError
+from kmip_server.storage.objects import (
+    ConcurrentUpdate,
+    DuplicateIdentifier,
+    LocateQuery,
+    ObjectRecord,
+    ObjectStore,
+)
+from kmip_server.storage.sqlite_database import SqliteDatabase, SqliteSettings
+from ttlv.kmip14 import ObjectType, State, Tag
+
+__all__ = ["DEFAULT_ATTRIBUTE_LIMITS", "SCHEMA_COMPONENT", "SCHEMA_VERSION", "SqliteObjectStore"]
+
+SCHEMA_COMPONENT = "objects"
+SCHEMA_VERSION = 1
+
+DEFAULT_ATTRIBUTE_LIMITS = ttlv.Limits(max_message_size=16 << 20, max_depth=16, max_items=1 << 20)
+"""The most one record's attributes may encode to (bytes, nesting, items). Checked before a
+write, so that nothing is stored that could not be read back."""
+
+_STORAGE_VERSION = (1, 4)  # attributes are encoded with every field KMIP 1.4 knows
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS objects (
+        seq INTEGER PRIMARY KEY,
+        unique_identifier TEXT NOT NULL UNIQUE,
+        tenant_id TEXT NOT NULL,
+        service TEXT NOT NULL,
+        object_type INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        attributes BLOB NOT NULL,
+        material BLOB,
+        revision INTEGER NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS objects_by_tenant ON objects (tenant_id, object_type, state, seq)",
+    "CREATE INDEX IF NOT EXISTS objects_by_service ON objects (tenant_id, service, seq)",
+    """CREATE TABLE IF NOT EXISTS object_names (
+        tenant_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, name, seq)) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS object_names_by_object ON object_names (seq)",
+)
+
+_COLUMNS = "unique_identifier, tenant_id, service, object_type, state, attributes, material, revision"
+
+_SELECT = f"SELECT {_COLUMNS} FROM objects WHERE "  # noqa: S608 - constant column list
+
+# find(): one fragment per criterion of a LocateQuery, all ANDed with the tenant's.
+_BY_TENANT = "tenant_id = ?"
+_BY_TYPE = "object_type = ?"
+_BY_SERVICE = "service = ?"
+_BY_NAME = "seq IN (SELECT seq FROM object_names WHERE tenant_id = ? AND name = ?)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    """A record as its row: what the writer thread binds, computed before the write is queued."""
+
+    unique_identifier: str
+    tenant_id: str
+    service: str
+    object_type: int
+    state: int
+    attributes: bytes
+    material: bytes | None
+    revision: int
+    names: tuple[str, ...]
+
+
+def _encode(record: ObjectRecord, limits: ttlv.Limits) -> _Encoded:
+    try:
+        structure = encode_struct(
+            TemplateAttribute(attributes=record.attributes), Tag.TEMPLATE_ATTRIBUTE, _STORAGE_VERSION
+        )
+        attributes = ttlv.encode(structure)
+    except (ModelError, ttlv.TTLVError, TypeError, AttributeError, ValueError) as exc:
+        raise StorageError("refusing to store attributes that cannot be encoded") from exc
+    if len(attributes) > limits.max_message_size:
+        raise StorageError("the object's attributes exceed the store's size limit")
+    return _Encoded(
+        unique_identifier=record.unique_identifier,
+        tenant_id=record.tenant_id,
+        service=record.service,
+        object_type=int(record.object_type),
+        state=int(record.state),
+        attributes=attributes,
+        material=None if record.material is None else bytes(record.material),
+        revision=record.revision,
+        names=tuple(dict.fromkeys(record.names)),
+    )
+
+
+def _decode_attributes(blob: bytes, limits: ttlv.Limits) -> tuple[Attribute, ...]:
+    try:
+        # Lenient (not STRICT): the bytes are our own, and whatever the engine stored must
+        # come back, attribute names of later protocol versions included.
+        structure = decode_struct(TemplateAttribute, ttlv.decode(blob, limits), 0)
+    except (ModelError, ttlv.TTLVError) as exc:
+        raise StorageError("stored attributes cannot be decoded") from exc
+    return structure.attributes
+
+
+def _record(row: Sequence[Any], limits: ttlv.Limits) -> ObjectRecord:
+    try:
+        object_type, state = ObjectType(row[3]), State(row[4])
+    except ValueError as exc:
+        raise StorageError("stored object type or state is not a KMIP 1.4 value") from exc
+    return ObjectRecord(
+        unique_identifier=row[0],
+        tenant_id=row[1],
+        service=row[2],
+        object_type=object_type,
+        state=state,
+        attributes=_decode_attributes(row[5], limits),
+        material=row[6],
+        revision=row[7],
+    )
+
+
+def _write_names(connection: sqlite3.Connection, tenant_id: str, seq: int, names: tuple[str, ...]) -> None:
+    connection.executemany(
+        "INSERT INTO object_names (tenant_id, name, seq) VALUES (?, ?, ?)",
+        [(tenant_id, name, seq) for name in names],
+    )
+
+
+class SqliteObjectStore(ObjectStore):
+    """Managed objects in a SQLite database.
+
+    ``await SqliteObjectStore.open(path)`` opens a database of its own (closed with the store);
+    ``await SqliteObjectStore.attach(database)`` lives in a shared one (the Core's data file,
+    also holding the hierarchy store) that its opener closes."""
+
+    def __init__(
+        self, database: SqliteDatabase, *, owns_database: bool, attribute_limits: ttlv.Limits
+    ) -> None:
+        self._database = database
+        self._owns_database = owns_database
+        self._limits = attribute_limits
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        settings: SqliteSettings | None = None,
+        *,
+        attribute_limits: ttlv.Limits = DEFAULT_ATTRIBUTE_LIMITS,
+    ) -> SqliteObjectStore:
+        """Open (creating the file, owner-only, and the tables if needed)."""
+        database = await SqliteDatabase.open(path, settings)
+        try:
+            return await cls._on(database, owns_database=True, attribute_limits=attribute_limits)
+        except BaseException:
+            await database.close()
+            raise
+
+    @classmethod
+    async def attach(
+        cls, database: SqliteDatabase, *, attribute_limits: ttlv.Limits = DEFAULT_ATTRIBUTE_LIMITS
+    ) -> SqliteObjectStore:
+        """The store in ``database`` (creating its tables if needed); closing it leaves the database open."""
+        return await cls._on(database, owns_database=False, attribute_limits=attribute_limits)
+
+    @classmethod
+    async def _on(
+        cls, database: SqliteDatabase, *, owns_database: bool, attribute_limits: ttlv.Limits
+    ) -> SqliteObjectStore:
+        await database.ensure_schema(SCHEMA_COMPONENT, SCHEMA_VERSION, _SCHEMA)
+        return cls(database, owns_database=owns_database, attribute_limits=attribute_limits)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageClosed
+
+    async def insert(self, record: ObjectRecord) -> None:
+        self._check_open()
+        row = _encode(record, self._limits)
+
+        def job(connection: sqlite3.Connection) -> None:
+            found = connection.execute(
+                "INSERT INTO objects (unique_identifier, tenant_id, service, object_type, state,"
+                " attributes, material, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (unique_identifier) DO NOTHING RETURNING seq",
+                (
+                    row.unique_identifier,
+                    row.tenant_id,
+                    row.service,
+                    row.object_type,
+                    row.state,
+                    row.attributes,
+                    row.material,
+                    row.revision,
+                ),
+            ).fetchone()
+            if found is None:
+                raise DuplicateIdentifier
+            _write_names(connection, row.tenant_id, found[0], row.names)
+
+        await self._database.write(job)
+
+    async def get(self, tenant_id: str, unique_identifier: str) -> ObjectRecord | None:
+        self._check_open()
+        limits = self._limits
+
+        def job(connection: sqlite3.Connection) -> ObjectRecord | None:
+            row = connection.execute(
+                _SELECT + "unique_identifier = ? AND tenant_id = ?", (unique_identifier, tenant_id)
+            ).fetchone()
+            return None if row is None else _record(row, limits)
+
+        return await self._database.read(job)
+
+    async def replace(self, record: ObjectRecord, *, expected_revision: int) -> ObjectRecord:
+        self._check_open()
+        row = _encode(record, self._limits)
+
+        def job(connection: sqlite3.Connection) -> None:
+            found = connection.execute(
+                "UPDATE objects SET service = ?, object_type = ?, state = ?, attributes = ?,"
+                " material = ?, revision = revision + 1"
+                " WHERE unique_identifier = ? AND tenant_id = ? AND revision = ? RETURNING seq",
+                (
+                    row.service,
+                    row.object_type,
+                    row.state,
+                    row.attributes,
+                    row.material,
+                    row.unique_identifier,
+                    row.tenant_id,
+                    expected_revision,
+                ),
+            ).fetchone()
+            if found is None:
+                raise ConcurrentUpdate
+            connection.execute(
+                "DELETE FROM object_names WHERE seq = ? AND tenant_id = ?", (found[0], row.tenant_id)
+            )
+            _write_names(connection, row.tenant_id, found[0], row.names)
+
+        await self._database.write(job)
+        return dataclasses.replace(record, revision=expected_revision + 1)
+
+    async def delete(self, tenant_id: str, unique_identifier: str) -> None:
+        self._check_open()
+
+        def job(connection: sqlite3.Connection) -> None:
+            found = connection.execute(
+                "DELETE FROM objects WHERE unique_identifier = ? AND tenant_id = ? RETURNING seq",
+                (unique_identifier, tenant_id),
+            ).fetchone()
+            if found is not None:
+                connection.execute(
+                    "DELETE FROM object_names WHERE seq = ? AND tenant_id = ?", (found[0], tenant_id)
+                )
+
+        await self._database.write(job)
+
+    async def find(self, tenant_id: str, query: LocateQuery) -> Sequence[ObjectRecord]:
+        self._check_open()
+        if query.states is not None and not query.states:
+            return []  # no state is in the empty set
+        criteria = [_BY_TENANT]
+        parameters: list[object] = [tenant_id]
+        if query.object_type is not None:
+            criteria.append(_BY_TYPE)
+            parameters.append(int(query.object_type))
+        if query.states is not None:
+            criteria.append("state IN (" + ", ".join("?" * len(query.states)) + ")")
+            parameters.extend(sorted(int(state) for state in query.states))
+        if query.service is not None:
+            criteria.append(_BY_SERVICE)
+            parameters.append(query.service)
+        for name in dict.fromkeys(query.names):
+            criteria.append(_BY_NAME)
+            parameters.extend((tenant_id, name))
+        statement = _SELECT + " AND ".join(criteria) + " ORDER BY seq"
+        limits = self._limits
+
+        def job(connection: sqlite3.Connection) -> list[ObjectRecord]:
+            return [_record(row, limits) for row in connection.execute(statement, parameters)]
+
+        return await self._database.read(job)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._owns_database:
+            await self._database.close()

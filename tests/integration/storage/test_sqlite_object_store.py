@@ -1,0 +1,278 @@
+"""What only the SQLite store promises beyond the contract: one data file shared with the
+hierarchy store, the database's threads, timeouts, group commit, limits, damaged rows."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import sqlite3
+import stat
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kmip_server.storage import IvkRecord, IvkState, StorageClosed, StorageError, StorageTimeout
+from kmip_server.storage.objects import ConcurrentUpdate, LocateQuery, ObjectRecord
+from kmip_server.storage.sqlite import SqliteStore
+from kmip_server.storage.sqlite_database import SqliteDatabase, SqliteSettings
+from kmip_server.storage.sqlite_objects import SqliteObjectStore
+from tests.integration.storage.stores import custom, record, rich_attributes
+from ttlv import Limits
+from ttlv.item import ItemType
+
+
+def test_one_data_file_holds_the_hierarchy_and_the_objects(tmp_path: Path) -> None:
+    path = tmp_path / "core.db"
+    ivk = IvkRecord(1, IvkState.ACTIVE, b"wrapped-ivk", 10.0, 0)
+    key = record("uid-1", names=("k",), attributes=rich_attributes("k"))
+
+    async def first_life() -> None:
+        database = await SqliteDatabase.open(path)
+        hierarchy = await SqliteStore.attach(database)
+        objects = await SqliteObjectStore.attach(database)
+        assert await hierarchy.create_first_ivk(ivk)
+        await objects.insert(key)
+        await objects.close()  # an attached store leaves the shared database open ...
+        assert await hierarchy.list_ivks() == [ivk]
+        with pytest.raises(StorageClosed):
+            await objects.get("tenant-a", "uid-1")
+        await hierarchy.close()
+        assert await database.read(lambda c: c.execute("SELECT COUNT(*) FROM objects").fetchone()[0]) == 1
+        await database.close()  # ... which its opener closes
+        with pytest.raises(StorageClosed):
+            await database.read(lambda c: None)
+        await database.close()  # idempotent
+
+    async def second_life() -> None:
+        # Either store can also open the file on its own.
+        objects = await SqliteObjectStore.open(path)
+        hierarchy = await SqliteStore.open(path)
+        assert await objects.get("tenant-a", "uid-1") == key
+        assert await hierarchy.list_ivks() == [ivk]
+        await objects.close()
+        await hierarchy.close()
+
+    asyncio.run(first_life())
+    asyncio.run(second_life())
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    connection = sqlite3.connect(path)
+    try:
+        versions = dict(connection.execute("SELECT component, version FROM schema_versions"))
+        assert versions == {"hierarchy": 1, "objects": 1}
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        connection.close()
+
+
+def test_an_unknown_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "core.db"
+
+    async def scenario() -> None:
+        store = await SqliteObjectStore.open(path)
+        await store.close()
+        connection = sqlite3.connect(path)
+        with connection:
+            connection.execute("UPDATE schema_versions SET version = 99 WHERE component = 'objects'")
+        connection.close()
+        with pytest.raises(StorageError, match="schema version"):
+            await SqliteObjectStore.open(path)
+
+    asyncio.run(scenario())
+
+
+def test_a_closed_store_refuses_every_call(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = await SqliteObjectStore.open(tmp_path / "o.db")
+        await store.close()
+        calls = [
+            store.insert(record("uid-1")),
+            store.get("tenant-a", "uid-1"),
+            store.replace(record("uid-1"), expected_revision=0),
+            store.delete("tenant-a", "uid-1"),
+            store.find("tenant-a", LocateQuery()),
+        ]
+        for call in calls:
+            with pytest.raises(StorageClosed):
+                await call
+
+    asyncio.run(scenario())
+
+
+def test_durability_settings_and_no_work_on_the_event_loop(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        database = await SqliteDatabase.open(tmp_path / "o.db")
+        loop_thread = threading.get_ident()
+        writer = await database.write(
+            lambda c: (threading.get_ident(), c.execute("PRAGMA synchronous").fetchone())
+        )
+        reader = await database.read(
+            lambda c: (threading.get_ident(), c.execute("PRAGMA query_only").fetchone())
+        )
+        assert writer[1] == (2,)  # FULL
+        assert reader[1] == (1,)  # readers cannot write
+        assert loop_thread not in (writer[0], reader[0])
+        assert writer[0] != reader[0]
+        await database.close()
+
+    asyncio.run(scenario())
+
+
+def test_reads_go_on_while_the_writer_is_busy_and_while_a_reader_is(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        database = await SqliteDatabase.open(tmp_path / "o.db", SqliteSettings(readers=2))
+        store = await SqliteObjectStore.attach(database)
+        await store.insert(record("uid-1"))
+        release = threading.Event()
+        blocked_write = asyncio.create_task(database.write(lambda c: release.wait(30)))
+        blocked_read = asyncio.create_task(database.read(lambda c: release.wait(30)))
+        await asyncio.sleep(0)  # both jobs are handed to their threads
+        try:
+            assert await store.get("tenant-a", "uid-1") == record("uid-1")
+            assert len(await store.find("tenant-a", LocateQuery())) == 1
+        finally:
+            release.set()
+        assert await blocked_write is True
+        assert await blocked_read is True
+        await store.close()
+        await database.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_write_that_times_out_while_queued_never_happens(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        database = await SqliteDatabase.open(tmp_path / "o.db", SqliteSettings(timeout=0.2))
+        store = await SqliteObjectStore.attach(database)
+        release = threading.Event()
+        blocked = asyncio.create_task(database.write(lambda c: release.wait(30)))
+        await asyncio.sleep(0)  # queued first
+        try:
+            with pytest.raises(StorageTimeout):
+                await store.insert(record("uid-late"))
+        finally:
+            release.set()
+        with pytest.raises(StorageTimeout):
+            await blocked  # its caller gave up too, but it had started: it ran to the end
+        await store.insert(record("uid-next"))  # the writer is free again
+        assert await store.get("tenant-a", "uid-late") is None
+        assert await store.get("tenant-a", "uid-next") == record("uid-next")
+        await store.close()
+        await database.close()
+
+    asyncio.run(scenario())
+
+
+def test_writes_committed_together_fail_alone(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        database = await SqliteDatabase.open(tmp_path / "o.db")
+        await database.ensure_schema("test", 1, ["CREATE TABLE IF NOT EXISTS scratch (n INTEGER)"])
+        release = threading.Event()
+        blocked = asyncio.create_task(database.write(lambda c: release.wait(30)))
+        await asyncio.sleep(0)
+
+        def insert(n: int, fail: bool) -> Callable[[sqlite3.Connection], None]:
+            def job(connection: sqlite3.Connection) -> None:
+                connection.execute("INSERT INTO scratch (n) VALUES (?)", (n,))
+                if fail:
+                    raise RuntimeError("this write fails after writing")
+
+            return job
+
+        queued = [asyncio.ensure_future(database.write(insert(n, fail=n % 3 == 0))) for n in range(12)]
+        await asyncio.sleep(0)
+        release.set()  # the twelve queued behind the blocked one: they commit as one group
+        await blocked
+        results = await asyncio.gather(*queued, return_exceptions=True)
+        assert [isinstance(result, RuntimeError) for result in results] == [n % 3 == 0 for n in range(12)]
+        stored = await database.read(lambda c: [n for (n,) in c.execute("SELECT n FROM scratch ORDER BY n")])
+        assert stored == [n for n in range(12) if n % 3]
+        await database.close()
+
+    asyncio.run(scenario())
+
+
+def test_attributes_beyond_the_limit_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        limits = Limits(max_message_size=4096)
+        store = await SqliteObjectStore.open(tmp_path / "o.db", attribute_limits=limits)
+        big = record("uid-big", attributes=(custom("x-blob", ItemType.BYTE_STRING, bytes(5000)),))
+        with pytest.raises(StorageError, match="size limit"):
+            await store.insert(big)
+        assert await store.get("tenant-a", "uid-big") is None
+        small = record("uid-small", names=("n",))
+        await store.insert(small)
+        with pytest.raises(StorageError, match="size limit"):
+            await store.replace(dataclasses.replace(big, unique_identifier="uid-small"), expected_revision=0)
+        assert await store.get("tenant-a", "uid-small") == small
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_attribute_the_model_cannot_encode_is_refused(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = await SqliteObjectStore.open(tmp_path / "o.db")
+        bad = record("uid-bad", attributes=(custom("x-int", ItemType.INTEGER, 1 << 40),))  # not 32-bit
+        with pytest.raises(StorageError, match="cannot be encoded"):
+            await store.insert(bad)
+        assert await store.find("tenant-a", LocateQuery()) == []
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_damaged_row_is_a_storage_error_not_a_crash(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        database = await SqliteDatabase.open(tmp_path / "o.db")
+        store = await SqliteObjectStore.attach(database)
+        await store.insert(record("uid-1", names=("n",)))
+        await store.insert(record("uid-2"))
+        await database.write(
+            lambda c: c.execute(
+                "UPDATE objects SET attributes = ? WHERE unique_identifier = 'uid-1'", (b"junk",)
+            )
+        )
+        await database.write(
+            lambda c: c.execute("UPDATE objects SET state = 77 WHERE unique_identifier = 'uid-2'")
+        )
+        for call in (
+            store.get("tenant-a", "uid-1"),
+            store.get("tenant-a", "uid-2"),
+            store.find("tenant-a", LocateQuery(names=("n",))),
+        ):
+            with pytest.raises(StorageError) as caught:
+                await call
+            assert "junk" not in str(caught.value)
+        await store.close()
+        await database.close()
+
+    asyncio.run(scenario())
+
+
+def test_compare_and_set_holds_between_two_databases_on_one_file(tmp_path: Path) -> None:
+    """Two Cores (two processes, here two writer connections) racing on one object."""
+    path = tmp_path / "o.db"
+
+    async def scenario() -> None:
+        first = await SqliteObjectStore.open(path)
+        second = await SqliteObjectStore.open(path)
+        original = record("uid-1")
+        await first.insert(original)
+        assert await second.get("tenant-a", "uid-1") == original
+        results = await asyncio.gather(
+            first.replace(dataclasses.replace(original, service="one"), expected_revision=0),
+            second.replace(dataclasses.replace(original, service="two"), expected_revision=0),
+            return_exceptions=True,
+        )
+        winners = [result for result in results if isinstance(result, ObjectRecord)]
+        assert len(winners) == 1
+        assert sum(isinstance(result, ConcurrentUpdate) for result in results) == 1
+        assert await first.get("tenant-a", "uid-1") == winners[0]
+        assert await second.get("tenant-a", "uid-1") == winners[0]
+        await first.close()
+        await second.close()
+
+    asyncio.run(scenario())
