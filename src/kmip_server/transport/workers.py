@@ -1,0 +1,304 @@
+"""SO_REUSEPORT worker processes and the supervisor that keeps them running.
+
+The supervisor spawns ``workers`` fresh interpreters (multiprocessing "spawn": no event loop,
+lock or key material is inherited through fork). Each binds its own listening socket on the
+same port with SO_REUSEPORT, so the kernel spreads new connections across them, and builds its
+handler from the picklable ``handler_factory``.
+
+Invariants:
+- With port 0 the supervisor first reserves a free port with a bound, never-listening
+  SO_REUSEPORT socket (the kernel routes connections to listening sockets only), so every worker,
+  and every restarted worker, binds the same port.
+- A worker that dies unexpectedly is restarted after a delay that doubles per death; more than
+  ``worker_restart_limit`` deaths of one worker within ``worker_restart_window`` stop the whole
+  server with exit status 1 (a worker that cannot start would otherwise spin).
+- SIGTERM or SIGINT to the supervisor: SIGTERM to every worker (each drains gracefully), wait up
+  to ``drain_timeout`` plus a margin, then SIGKILL what is left. Workers get SIGTERM if the
+  supervisor itself dies (Linux ``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import dataclasses
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection as Pipe
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+from kmip_server.identity import IdentitySettings
+from kmip_server.transport.handler import HandlerFactory
+from kmip_server.transport.metrics import MetricsFactory
+from kmip_server.transport.server import run_worker
+from kmip_server.transport.settings import TLSSettings, TransportSettings
+
+__all__ = ["Supervisor"]
+
+_log = logging.getLogger("kmip_server.transport.workers")
+_PR_SET_PDEATHSIG = 1
+_STOP_MARGIN = 5.0  # beyond drain_timeout + tls_shutdown_timeout before SIGKILL
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    libc = ctypes.CDLL(name, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+@dataclass(frozen=True, slots=True)
+class _WorkerSpec:
+    """Everything a worker process needs, pickled across the spawn."""
+
+    settings: TransportSettings
+    tls: TLSSettings
+    identity: IdentitySettings
+    handler_factory: HandlerFactory
+    metrics_factory: MetricsFactory | None
+    initializer: Callable[[], None] | None
+
+
+def _worker_main(spec: _WorkerSpec, ready_pipe: Pipe, parent_pid: int) -> None:
+    """Entry point of a worker process (runs in the spawned interpreter)."""
+    _die_with_parent(parent_pid)
+    if spec.initializer is not None:
+        spec.initializer()
+
+    def ready(port: int) -> None:
+        ready_pipe.send((os.getpid(), port))
+        ready_pipe.close()
+
+    run_worker(
+        spec.settings, spec.tls, spec.identity, spec.handler_factory, spec.metrics_factory, ready=ready
+    )
+
+
+@dataclass(slots=True)
+class _Slot:
+    index: int
+    process: BaseProcess | None = None
+    ready_pipe: Pipe | None = None
+    deaths: list[float] = field(default_factory=list)
+    restart_at: float | None = None
+
+
+def _drain_wakeups(wake: socket.socket) -> None:
+    """Empty the signal wake-up socket (signal.set_wakeup_fd writes a byte per signal)."""
+    while True:
+        try:
+            if not wake.recv(64):
+                return
+        except BlockingIOError:
+            return
+
+
+class Supervisor:
+    """Runs ``settings.workers`` worker processes until SIGTERM/SIGINT; ``run`` returns the exit status."""
+
+    def __init__(
+        self,
+        settings: TransportSettings,
+        tls: TLSSettings,
+        identity: IdentitySettings,
+        handler_factory: HandlerFactory,
+        metrics_factory: MetricsFactory | None = None,
+        *,
+        initializer: Callable[[], None] | None = None,
+        on_ready: Callable[[int, list[int]], None] | None = None,
+        on_worker_ready: Callable[[int], None] | None = None,
+    ) -> None:
+        """``on_ready(port, pids)``: once, when every worker first listens.
+        ``on_worker_ready(pid)``: each time a worker (first start or restart) listens."""
+        self._settings = settings
+        self._tls = tls
+        self._identity = identity
+        self._handler_factory = handler_factory
+        self._metrics_factory = metrics_factory
+        self._initializer = initializer
+        self._on_ready = on_ready
+        self._on_worker_ready = on_worker_ready
+        self._stop_requested = False
+        self._context = multiprocessing.get_context("spawn")
+
+    def _request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self._stop_requested = True
+
+    def run(self) -> int:
+        settings = self._settings
+        reservation: socket.socket | None = None
+        port = settings.port
+        if port == 0:
+            reservation = self._reserve_port()
+            port = reservation.getsockname()[1]
+        worker_settings = dataclasses.replace(settings, port=port, workers=1, reuse_port=True)
+        wake_reader, wake_writer = socket.socketpair()
+        wake_reader.setblocking(False)
+        wake_writer.setblocking(False)
+        previous_wakeup = signal.set_wakeup_fd(wake_writer.fileno())
+        previous_handlers = {
+            signum: signal.signal(signum, self._request_stop) for signum in (signal.SIGTERM, signal.SIGINT)
+        }
+        slots = [_Slot(index) for index in range(settings.workers)]
+        status = 0
+        try:
+            for slot in slots:
+                self._start(slot, worker_settings)
+            status = self._supervise(slots, worker_settings, port, wake_reader)
+        finally:
+            self._stop_all(slots)
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
+            signal.set_wakeup_fd(previous_wakeup)
+            wake_reader.close()
+            wake_writer.close()
+            if reservation is not None:
+                reservation.close()
+        return status
+
+    def _reserve_port(self) -> socket.socket:
+        host = self._settings.host
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, 0))
+        return sock
+
+    def _start(self, slot: _Slot, worker_settings: TransportSettings) -> None:
+        reader, writer = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=_worker_main,
+            args=(
+                _WorkerSpec(
+                    worker_settings,
+                    self._tls,
+                    self._identity,
+                    self._handler_factory,
+                    self._metrics_factory,
+                    self._initializer,
+                ),
+                writer,
+                os.getpid(),
+            ),
+            name=f"openkcm-worker-{slot.index}",
+        )
+        process.start()
+        writer.close()
+        slot.process, slot.ready_pipe, slot.restart_at = process, reader, None
+        _log.info("worker %d started (pid %s)", slot.index, process.pid)
+
+    def _supervise(
+        self, slots: list[_Slot], worker_settings: TransportSettings, port: int, wake: socket.socket
+    ) -> int:
+        settings = self._settings
+        first_ready: dict[int, int] = {}
+        announced = False
+        while not self._stop_requested:
+            now = time.monotonic()
+            for slot in slots:
+                if slot.restart_at is not None and slot.restart_at <= now:
+                    self._start(slot, worker_settings)
+            exits = {slot.process.sentinel: slot for slot in slots if slot.process is not None}
+            readies = {slot.ready_pipe: slot for slot in slots if slot.ready_pipe is not None}
+            due = [slot.restart_at for slot in slots if slot.restart_at is not None]
+            timeout = max(0.0, min(due) - now) if due else None
+            signalled = multiprocessing.connection.wait([wake, *exits, *readies], timeout=timeout)
+            if wake in signalled:
+                _drain_wakeups(wake)
+            for pipe, slot in readies.items():
+                if pipe in signalled:
+                    pid = self._read_ready(slot)
+                    if pid is None:
+                        continue  # died before listening: its sentinel reports it
+                    if self._on_worker_ready is not None:
+                        self._on_worker_ready(pid)
+                    first_ready.setdefault(slot.index, pid)
+                    if not announced and len(first_ready) == len(slots):
+                        announced = True
+                        _log.info("%d workers listening on port %d", len(slots), port)
+                        if self._on_ready is not None:
+                            self._on_ready(port, [first_ready[s.index] for s in slots])
+            for sentinel, slot in exits.items():
+                if (
+                    sentinel in signalled
+                    and not self._stop_requested
+                    and not self._worker_died(slot, settings)
+                ):
+                    return 1
+        return 0
+
+    @staticmethod
+    def _read_ready(slot: _Slot) -> int | None:
+        pipe = slot.ready_pipe
+        assert pipe is not None
+        slot.ready_pipe = None
+        try:
+            pid, _ = pipe.recv()
+        except (EOFError, OSError):
+            return None
+        finally:
+            pipe.close()
+        return int(pid)
+
+    def _worker_died(self, slot: _Slot, settings: TransportSettings) -> bool:
+        """Schedule a restart; False when the worker died too often (give up)."""
+        process = slot.process
+        assert process is not None
+        # The sentinel fires as the process closes its descriptors, a moment before it can be reaped.
+        process.join(_STOP_MARGIN)
+        _log.error("worker %d (pid %s) exited with status %s", slot.index, process.pid, process.exitcode)
+        if not process.is_alive():
+            process.close()
+        slot.process = None
+        if slot.ready_pipe is not None:
+            slot.ready_pipe.close()
+            slot.ready_pipe = None
+        now = time.monotonic()
+        slot.deaths = [t for t in slot.deaths if now - t < settings.worker_restart_window] + [now]
+        if len(slot.deaths) > settings.worker_restart_limit:
+            _log.critical(
+                "worker %d died %d times within %.0f s; stopping the server",
+                slot.index,
+                len(slot.deaths),
+                settings.worker_restart_window,
+            )
+            return False
+        delay = settings.worker_restart_delay * 2 ** (len(slot.deaths) - 1)
+        slot.restart_at = now + delay
+        return True
+
+    def _stop_all(self, slots: list[_Slot]) -> None:
+        settings = self._settings
+        running = [slot.process for slot in slots if slot.process is not None]
+        for process in running:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + settings.drain_timeout + settings.tls_shutdown_timeout + _STOP_MARGIN
+        for process in running:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in running:
+            if process.is_alive():
+                _log.error("worker pid %s did not stop in time; killing it", process.pid)
+                process.kill()
+                process.join(_STOP_MARGIN)
+        for slot in slots:
+            if slot.ready_pipe is not None:
+                slot.ready_pipe.close()
+                slot.ready_pipe = None
+            if slot.process is not None and not slot.process.is_alive():
+                slot.process.close()
+                slot.process = None

@@ -1,0 +1,69 @@
+"""SO_REUSEPORT workers: two processes serve one port; a killed worker is replaced; SIGTERM to
+the supervisor stops them all."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.support import tls as tls_support
+from tests.support.tls import TestPKI
+from tests.unit.transport.fakes import (
+    ServerProcess,
+    close_writer,
+    connect,
+    exchange,
+    request_message,
+    response_text,
+)
+
+test_pki = tls_support.test_pki  # the session fixture, under its own name
+
+
+async def serving_pids(pki: TestPKI, port: int, wanted: set[int], attempts: int = 300) -> set[int]:
+    """PIDs that answered, over fresh connections, until every wanted PID was seen."""
+    seen: set[int] = set()
+    context = pki.client_context("tenant")
+    for _ in range(attempts):
+        try:
+            reader, writer = await connect(port, context)
+            seen.add(int(response_text(await exchange(reader, writer, request_message()))))
+            await close_writer(writer)
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            continue  # landed on a worker that was just killed
+        if wanted <= seen:
+            break
+    return seen
+
+
+def alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" not in status.read_text()
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_port_and_are_supervised(test_pki: TestPKI) -> None:
+    with ServerProcess(
+        test_pki, handler="pid", workers=2, worker_restart_delay=0.2, drain_timeout=5.0
+    ) as server:
+        supervisor = server.process.pid
+        workers = set(server.pids)
+        assert len(workers) == 2
+        assert supervisor not in workers
+
+        assert asyncio.run(serving_pids(test_pki, server.port, workers)) == workers
+
+        victim = server.pids[0]
+        os.kill(victim, signal.SIGKILL)
+        replacement = int(server.wait_line("WORKER ", timeout=30))
+        survivors = {server.pids[1], replacement}
+        assert replacement not in workers
+        assert asyncio.run(serving_pids(test_pki, server.port, survivors)) == survivors
+
+        assert server.stop() == 0
+        for pid in survivors:
+            assert not alive(pid)
