@@ -146,3 +146,10 @@ class TenantUnavailable(KmipError):
 class GeneralFailure(KmipError):
     result_reason = ResultReason.GENERAL_FAILURE
     default = "general failure"
+
+
+class ConcurrentModification(KmipError):
+    """The object changed under this request (another request, maybe on another Core, won)."""
+
+    result_reason = ResultReason.GENERAL_FAILURE
+    default = "the object was changed concurrently; retry the request"

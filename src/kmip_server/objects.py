@@ -1,0 +1,552 @@
+"""The managed-object service: KMIP objects in and out of the store, their key material wrapped
+as L4 blobs, their attributes kept by the rules of section 3.
+
+Invariants:
+- Every access is tenant-scoped by construction: operations reach objects only through a
+  ``TenantObjects`` made for the caller's (tenant, service) by the engine. Another tenant's
+  identifier is ``ItemNotFound`` with the same message as one that never existed.
+- Key material is never stored in the clear: a managed object is TTLV-encoded (KMIP 1.4
+  encoding of the object, e.g. the Symmetric Key structure) and wrapped with
+  ``KeyHierarchy.wrap_l4`` under the owner's current L3, bound to the tenant and the object's
+  Unique Identifier. Reading unwraps on the synchronous hot path when the keys are warm and
+  warms them once otherwise; the unwrapped buffer is zeroized as soon as it is decoded. (The
+  decoded model object holds immutable ``bytes``: those cannot be wiped and live until collected.)
+- Unique Identifiers are random UUID4 strings, so they reveal neither order nor count.
+- Each change made on behalf of a batch item is recorded with its compensation in the
+  request's ``UndoJournal`` (delete what was created, put back the previous record), so that
+  the engine can undo a batch (Batch Error Continuation Option Undo) or a failed item.
+- Date-driven state changes (an Activation or Deactivation Date that has passed, section 3.22)
+  are applied when an object is loaded and written back at once; they are server processes, not
+  the client's doing, and are not journaled.
+- Stored attributes never include Unique Identifier, Object Type and State (record fields);
+  ``presented_attributes`` adds them back. Multi-instance attributes are stored in index order
+  without an Attribute Index: the n-th instance of a name has index n.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import ttlv
+from kmip_server.errors import (
+    ConcurrentModification,
+    FeatureNotSupported,
+    InvalidField,
+    ItemNotFound,
+    KeyValueNotPresent,
+)
+from kmip_server.hierarchy import KeyHierarchy
+from kmip_server.lifecycle import Event, date_driven_state, transition
+from kmip_server.model import (
+    ATTRIBUTES,
+    Attribute,
+    AttributeValue,
+    Digest,
+    KeyBlock,
+    ManagedObject,
+    ModelError,
+    RNGParameters,
+    TemplateAttribute,
+    attribute_rule,
+    object_type_of,
+)
+from kmip_server.model.codec import STRICT, Version, decode_struct, encode_struct
+from kmip_server.model.objects import MANAGED_OBJECTS
+from kmip_server.storage.objects import ConcurrentUpdate, LocateQuery, ObjectRecord, ObjectStore
+from ttlv.item import Item
+from ttlv.kmip14 import (
+    CryptographicUsageMask,
+    HashingAlgorithm,
+    ObjectType,
+    Operation,
+    RNGAlgorithm,
+    State,
+    Tag,
+)
+from unseal.memory import zeroize
+
+__all__ = [
+    "DESTROYED_STATES",
+    "ObjectService",
+    "ObjectSettings",
+    "StoredObjectCorrupt",
+    "TenantObjects",
+    "UndoJournal",
+    "attribute_values",
+    "check_client_attributes",
+    "digest_of",
+    "first_value",
+    "new_object_attributes",
+    "presented_attributes",
+    "replace_attribute",
+    "transitioned",
+    "without_attribute",
+]
+
+log = logging.getLogger(__name__)
+
+_STORED_VERSION: Version = (1, 4)  # managed objects are stored in the KMIP 1.4 encoding
+_MAX_SAVE_ATTEMPTS = 3  # date-driven write-backs that lose a race re-read this many times
+
+DESTROYED_STATES = frozenset({State.DESTROYED, State.DESTROYED_COMPROMISED})
+
+_RECORD_FIELDS = frozenset({"Unique Identifier", "Object Type", "State"})
+"""Attributes that are fields of ``ObjectRecord``, never stored in its attributes."""
+
+_CLASS_BY_TAG: dict[int, type] = dict(MANAGED_OBJECTS.values())
+
+
+_OS_RNG = RNGParameters(rng_algorithm=RNGAlgorithm.UNSPECIFIED)
+
+
+class StoredObjectCorrupt(Exception):
+    """A stored object did not decode after a successful unwrap: a server bug or corruption.
+    Deliberately not a ``KmipError``: the engine answers General Failure and logs it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectSettings:
+    """Server choices for the attributes the server sets."""
+
+    lease_time: int | None = None
+    """Lease Time (3.20) given to new cryptographic objects. None: not set, since this server
+    does not implement Obtain Lease and a lease it cannot renew would mean nothing."""
+    random_number_generator: RNGParameters | None = field(default_factory=lambda: _OS_RNG)
+    """Random Number Generator (3.44) of generated keys: the operating system's CSPRNG
+    (``os.urandom``), which matches none of the named RNG algorithms: Unspecified."""
+    default_usage_mask: CryptographicUsageMask = (
+        CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT
+    )
+    """Cryptographic Usage Mask (3.19, always has a value) when a request gives none."""
+
+
+# --------------------------------------------------------------------------------------------
+# The undo journal
+
+
+Compensation = Callable[[], Awaitable[None]]
+
+
+class UndoJournal:
+    """Compensations of one request's changes, by batch item, run in reverse to undo them.
+
+    ``item`` is the index of the batch item being processed (set by the engine) and tags each
+    compensation recorded meanwhile."""
+
+    __slots__ = ("_entries", "item")
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[int, Compensation]] = []
+        self.item = 0
+
+    def record(self, compensation: Compensation) -> None:
+        self._entries.append((self.item, compensation))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def undo(self, *, item: int | None = None) -> set[int]:
+        """Run the compensations (of batch item ``item`` only, or of all) newest first and drop
+        them. Returns the batch items whose compensation failed (logged; not undone)."""
+        failed: set[int] = set()
+        keep: list[tuple[int, Compensation]] = []
+        for index, compensation in reversed(self._entries):
+            if item is not None and index != item:
+                keep.append((index, compensation))
+                continue
+            try:
+                await compensation()
+            except Exception:
+                correlation = uuid.uuid4().hex
+                log.exception("undo of batch item %d failed [correlation %s]", index, correlation)
+                failed.add(index)
+        keep.reverse()
+        self._entries = keep
+        return failed
+
+
+# --------------------------------------------------------------------------------------------
+# Attribute bookkeeping (pure)
+
+
+def attribute_values(attributes: Iterable[Attribute], name: str) -> list[AttributeValue]:
+    """Every value of attribute ``name``, in index order."""
+    return [attribute.value for attribute in attributes if attribute.name == name]
+
+
+def first_value(attributes: Iterable[Attribute], name: str) -> AttributeValue | None:
+    """The value of attribute ``name`` (index 0), or None."""
+    for attribute in attributes:
+        if attribute.name == name:
+            return attribute.value
+    return None
+
+
+def replace_attribute(
+    attributes: tuple[Attribute, ...], name: str, value: AttributeValue
+) -> tuple[Attribute, ...]:
+    """``attributes`` with the single instance of ``name`` set to ``value`` (added at the end if absent)."""
+    result: list[Attribute] = []
+    placed = False
+    for attribute in attributes:
+        if attribute.name == name:
+            if not placed:
+                result.append(Attribute(name=name, value=value))
+                placed = True
+            continue
+        result.append(attribute)
+    if not placed:
+        result.append(Attribute(name=name, value=value))
+    return tuple(result)
+
+
+def without_attribute(attributes: tuple[Attribute, ...], name: str) -> tuple[Attribute, ...]:
+    """``attributes`` without any instance of ``name``."""
+    return tuple(attribute for attribute in attributes if attribute.name != name)
+
+
+def presented_attributes(record: ObjectRecord, version: Version = (1, 4)) -> tuple[Attribute, ...]:
+    """Every attribute of ``record`` as a client sees it in protocol ``version``: Unique
+    Identifier, Object Type and State added, attributes the version does not define left out,
+    and each instance of a multi-instance attribute given its Attribute Index (0 omitted)."""
+    result = [
+        Attribute(name="Unique Identifier", value=record.unique_identifier),
+        Attribute(name="Object Type", value=record.object_type),
+    ]
+    if "State" in ATTRIBUTES and record.object_type in ATTRIBUTES["State"].applies_to:
+        result.append(Attribute(name="State", value=record.state))
+    seen: dict[str, int] = {}
+    for attribute in record.attributes:
+        rule = attribute_rule(attribute.name)
+        if rule is None or rule.since > version:
+            continue
+        index = seen.get(attribute.name, 0)
+        seen[attribute.name] = index + 1
+        result.append(attribute if index == 0 else dataclasses.replace(attribute, index=index))
+    return tuple(result)
+
+
+_OPERATION_PARAMETERS: dict[Operation, frozenset[str]] = {
+    Operation.CREATE: frozenset({"Cryptographic Algorithm", "Cryptographic Length"}),
+    Operation.REGISTER: frozenset({"Cryptographic Algorithm", "Cryptographic Length"}),
+}
+"""Attributes the rules table says the server sets, but which these operations take from the
+client's template as parameters (section 4.1 Table 165, 4.3 Table 171): the server checks them
+and sets them itself."""
+
+
+def check_client_attributes(
+    object_type: ObjectType, template: TemplateAttribute | None, operation: Operation
+) -> tuple[Attribute, ...]:
+    """The attributes a client gave for a new object, checked against section 3's rules.
+
+    Raises ``ItemNotFound`` for template names (Template objects are not supported, so none
+    exists: 11.2 "Templates that do not exist"), ``InvalidField`` for an attribute the client
+    may not set, one that does not apply to the object type, or a single-instance attribute
+    given twice (11.2 "Incorrect attribute value(s) specified")."""
+    if template is None:
+        return ()
+    if template.names:
+        raise ItemNotFound("template not found")
+    parameters = _OPERATION_PARAMETERS.get(operation, frozenset())
+    seen: set[str] = set()
+    result: list[Attribute] = []
+    for attribute in template.attributes:
+        name = attribute.name
+        rule = attribute_rule(name)
+        if rule is None:
+            raise InvalidField(f"{name[:64]}: not an attribute this server understands")
+        if name.startswith("y-"):
+            raise InvalidField(f"{name[:64]}: a server custom attribute cannot be set by a client")
+        if name in _RECORD_FIELDS or not (rule.client_may_set or name in parameters):
+            raise InvalidField(f"{name}: set by the server, not by a client")
+        if object_type not in rule.applies_to:
+            raise InvalidField(f"{name}: does not apply to this object type")
+        if attribute.value is None:
+            raise InvalidField(f"{name}: attribute value missing")
+        if name in seen and not rule.multi_instance:
+            raise InvalidField(f"{name}: given more than once")
+        seen.add(name)
+        result.append(Attribute(name=name, value=attribute.value))
+    return tuple(result)
+
+
+def digest_of(managed_object: ManagedObject) -> Digest | None:
+    """The SHA-256 Digest (3.17) of an object as registered or created: of the Key Material
+    (its bytes, or the TTLV encoding of a Key Material structure; a wrapped Key Value's bytes),
+    the Certificate Value, or the Opaque Data Value. None when there is nothing to digest."""
+    key_block: KeyBlock | None = getattr(managed_object, "key_block", None)
+    if key_block is not None:
+        key_value = key_block.key_value
+        if key_value is None:
+            return None
+        if isinstance(key_value, bytes):
+            data = key_value
+        else:
+            material = key_value.key_material
+            if isinstance(material, bytes | bytearray):
+                data = bytes(material)
+            elif isinstance(material, Item):
+                data = ttlv.encode(material)
+            else:
+                data = ttlv.encode(encode_struct(material, Tag.KEY_MATERIAL, _STORED_VERSION))
+        return Digest(
+            hashing_algorithm=HashingAlgorithm.SHA_256,
+            digest_value=hashlib.sha256(data).digest(),
+            key_format_type=key_block.key_format_type,
+        )
+    value = getattr(managed_object, "certificate_value", None)
+    if value is None:
+        value = getattr(managed_object, "opaque_data_value", None)
+    if value is None:
+        return None
+    return Digest(hashing_algorithm=HashingAlgorithm.SHA_256, digest_value=hashlib.sha256(value).digest())
+
+
+def new_object_attributes(
+    object_type: ObjectType,
+    client_attributes: Sequence[Attribute],
+    *,
+    operation: Operation,
+    now: int,
+    server_set: Sequence[Attribute] = (),
+    settings: ObjectSettings,
+) -> tuple[State, tuple[Attribute, ...]]:
+    """The State and stored attributes of a new object (Create, Register, and the other
+    creating operations): the client's attributes (already checked) and those the server sets
+    implicitly on ``operation`` (section 3 rules tables), ``server_set`` (Digest, algorithm and
+    length, certificate fields...) winning over the client's for single-instance attributes.
+
+    The State follows section 3.22 transition 1: Pre-Active, or Active at once when the
+    Activation Date given has passed (and Deactivated when the Deactivation Date has too)."""
+    given: dict[str, list[AttributeValue]] = {}
+    for attribute in client_attributes:
+        given.setdefault(attribute.name, []).append(attribute.value)
+    for attribute in server_set:
+        given[attribute.name] = [attribute.value]
+
+    def applies(name: str) -> bool:
+        rule = ATTRIBUTES[name]
+        return object_type in rule.applies_to and operation in rule.implicitly_set_by
+
+    def default(name: str, value: AttributeValue) -> None:
+        if name not in given and applies(name):
+            given[name] = [value]
+
+    default("Initial Date", now)
+    default("Last Change Date", now)
+    default("Original Creation Date", now)
+    default("Fresh", True)
+    if settings.lease_time is not None:
+        default("Lease Time", settings.lease_time)
+    if operation is Operation.CREATE and settings.random_number_generator is not None:
+        default("Random Number Generator", settings.random_number_generator)
+    default("Cryptographic Usage Mask", settings.default_usage_mask)
+    default("Sensitive", False)
+    default("Extractable", True)
+    if applies("Always Sensitive"):
+        given["Always Sensitive"] = [bool(given["Sensitive"][0])]
+    if applies("Never Extractable"):
+        given["Never Extractable"] = [not given["Extractable"][0]]
+
+    activation = _date(given, "Activation Date")
+    deactivation = _date(given, "Deactivation Date")
+    state, _applied = date_driven_state(State.PRE_ACTIVE, activation, deactivation, now)
+    if object_type not in ATTRIBUTES["State"].applies_to:
+        state = State.PRE_ACTIVE  # Opaque Objects have no State attribute; the record keeps one
+    attributes = tuple(
+        Attribute(name=name, value=value) for name, values in given.items() for value in values
+    )
+    return state, attributes
+
+
+def transitioned(record: ObjectRecord, event: Event, now: int) -> ObjectRecord:
+    """``record`` after lifecycle ``event`` at ``now``: its new state and the dates the transition
+    sets (``lifecycle.TRANSITIONS``). Raises the lifecycle's refusal error. A Destroy drops the
+    key material (the L4 blob) and keeps every attribute (section 4.21)."""
+    step = transition(record.state, event)
+    if step is None:
+        return record
+    attributes = record.attributes
+    for name in step.sets_dates:
+        attributes = replace_attribute(attributes, name, now)
+    material = None if step.state in DESTROYED_STATES else record.material
+    return dataclasses.replace(record, state=step.state, attributes=attributes, material=material)
+
+
+def _date(given: dict[str, list[AttributeValue]], name: str) -> int | None:
+    values = given.get(name)
+    return values[0] if values and isinstance(values[0], int) else None
+
+
+def _object_bytes(managed_object: ManagedObject) -> bytes:
+    tag = MANAGED_OBJECTS[object_type_of(managed_object)][0]
+    return ttlv.encode(encode_struct(managed_object, tag, _STORED_VERSION))
+
+
+def _decode_object(data: bytearray) -> ManagedObject:
+    try:
+        item = ttlv.decode(data)
+        cls = _CLASS_BY_TAG[item.tag]
+        result: ManagedObject = decode_struct(cls, item, STRICT)
+    except (ttlv.DecodeError, ModelError, KeyError) as exc:
+        raise StoredObjectCorrupt("a stored managed object does not decode") from exc
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# The service
+
+
+class ObjectService:
+    """One per Core: the store, the key hierarchy and the server's attribute choices."""
+
+    __slots__ = ("_hierarchy", "_store", "settings")
+
+    def __init__(
+        self, store: ObjectStore, hierarchy: KeyHierarchy, settings: ObjectSettings | None = None
+    ) -> None:
+        self._store = store
+        self._hierarchy = hierarchy
+        self.settings = settings or ObjectSettings()
+
+    def scope(self, tenant_id: str, service: str, journal: UndoJournal) -> TenantObjects:
+        """The objects of ``tenant_id`` as seen by its ``service``, changes recorded in ``journal``."""
+        return TenantObjects(
+            self._store, self._hierarchy, self.settings, tenant_id=tenant_id, service=service, journal=journal
+        )
+
+
+class TenantObjects:
+    """One tenant's objects, for one request. New objects belong to ``service`` (its L3 wraps
+    them); existing objects are unwrapped with their owning service's L3."""
+
+    __slots__ = ("_hierarchy", "_journal", "_store", "service", "settings", "tenant_id")
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        hierarchy: KeyHierarchy,
+        settings: ObjectSettings,
+        *,
+        tenant_id: str,
+        service: str,
+        journal: UndoJournal,
+    ) -> None:
+        self._store = store
+        self._hierarchy = hierarchy
+        self.settings = settings
+        self.tenant_id = tenant_id
+        self.service = service
+        self._journal = journal
+
+    # Reading ---------------------------------------------------------------------------------
+    async def load(self, unique_identifier: str, *, now: int) -> ObjectRecord:
+        """The tenant's object (date-driven state changes applied), or ``ItemNotFound``."""
+        for _attempt in range(_MAX_SAVE_ATTEMPTS):
+            record = await self._store.get(self.tenant_id, unique_identifier)
+            if record is None:
+                raise ItemNotFound
+            if record.state is not State.PRE_ACTIVE and record.state is not State.ACTIVE:
+                return record
+            updated = self._dates_applied(record, now)
+            if updated is record:
+                return record
+            try:
+                return await self._store.replace(updated, expected_revision=record.revision)
+            except ConcurrentUpdate:
+                continue
+        raise ConcurrentModification
+
+    @staticmethod
+    def _dates_applied(record: ObjectRecord, now: int) -> ObjectRecord:
+        activation = first_value(record.attributes, "Activation Date")
+        deactivation = first_value(record.attributes, "Deactivation Date")
+        state, applied = date_driven_state(
+            record.state,
+            activation if isinstance(activation, int) else None,
+            deactivation if isinstance(deactivation, int) else None,
+            now,
+        )
+        if not applied:
+            return record
+        last_change = first_value(record.attributes, "Last Change Date")
+        changed_at = max(date for _step, date in applied)
+        if isinstance(last_change, int):
+            changed_at = max(changed_at, last_change)
+        attributes = replace_attribute(record.attributes, "Last Change Date", changed_at)
+        return dataclasses.replace(record, state=state, attributes=attributes)
+
+    async def find(self, query: LocateQuery) -> Sequence[ObjectRecord]:
+        """The tenant's records matching ``query``, in creation order (no date evaluation)."""
+        return await self._store.find(self.tenant_id, query)
+
+    async def name_in_use(self, names: Iterable[str]) -> bool:
+        """Whether a live (not destroyed) object of the tenant already has one of ``names``."""
+        for name in names:
+            for record in await self._store.find(self.tenant_id, LocateQuery(names=(name,))):
+                if record.state not in DESTROYED_STATES:
+                    return True
+        return False
+
+    async def managed_object(self, record: ObjectRecord) -> ManagedObject:
+        """The record's managed object, unwrapped (``KeyValueNotPresent`` once destroyed)."""
+        blob = record.material
+        if blob is None:
+            raise KeyValueNotPresent
+        plain = await self._hierarchy.unwrap_l4_async(
+            self.tenant_id, record.service, record.unique_identifier, blob
+        )
+        try:
+            return _decode_object(plain)
+        finally:
+            zeroize(plain)
+
+    # Writing ---------------------------------------------------------------------------------
+    async def create(
+        self, managed_object: ManagedObject, attributes: tuple[Attribute, ...], state: State
+    ) -> ObjectRecord:
+        """Store a new object owned by this service, its material wrapped under the service's L3."""
+        if isinstance(managed_object, Item):  # pragma: no cover - the model never gives one
+            raise FeatureNotSupported
+        unique_identifier = str(uuid.uuid4())
+        plain = _object_bytes(managed_object)
+        blob = await self._hierarchy.wrap_l4_async(self.tenant_id, self.service, unique_identifier, plain)
+        record = ObjectRecord(
+            unique_identifier=unique_identifier,
+            tenant_id=self.tenant_id,
+            service=self.service,
+            object_type=object_type_of(managed_object),
+            state=state,
+            attributes=tuple(a for a in attributes if a.name not in _RECORD_FIELDS),
+            material=blob,
+        )
+        await self._store.insert(record)
+        tenant_id = self.tenant_id
+        store = self._store
+
+        async def delete_created() -> None:
+            await store.delete(tenant_id, unique_identifier)
+
+        self._journal.record(delete_created)
+        return record
+
+    async def save(self, before: ObjectRecord, after: ObjectRecord) -> ObjectRecord:
+        """Store ``after`` over ``before`` (same object; ``ConcurrentModification`` if it changed
+        since ``before`` was read). Journaled: undo puts ``before`` back."""
+        try:
+            stored = await self._store.replace(after, expected_revision=before.revision)
+        except ConcurrentUpdate:
+            raise ConcurrentModification from None
+        store = self._store
+
+        async def restore() -> None:
+            await store.replace(before, expected_revision=stored.revision)
+
+        self._journal.record(restore)
+        return stored

@@ -1,0 +1,57 @@
+"""KMIP operations: one module per operation, and the registry the engine dispatches through.
+
+To add an operation: write ``operations/<name>.py`` with ``async def handle(ctx:
+OperationContext, payload: XRequestPayload) -> XResponsePayload`` and a ``SPEC = HandlerSpec(...)``
+(roles, whether it mutates, ID Placeholder use), then add the module's ``SPEC`` to ``REGISTRY``
+below. An operation absent from ``REGISTRY`` is answered Operation Not Supported by the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from kmip_server.operations import (
+    activate,
+    create,
+    destroy,
+    discover_versions,
+    get,
+    query,
+    register,
+    revoke,
+)
+from kmip_server.operations.context import (
+    Handler,
+    HandlerSpec,
+    OperationContext,
+    ServerInfo,
+    required_identifier,
+)
+from ttlv.kmip14 import Operation
+
+__all__ = [
+    "REGISTRY",
+    "Handler",
+    "HandlerSpec",
+    "OperationContext",
+    "ServerInfo",
+    "required_identifier",
+]
+
+REGISTRY: Mapping[Operation, HandlerSpec] = MappingProxyType(
+    {
+        spec.operation: spec
+        for spec in (
+            create.SPEC,
+            register.SPEC,
+            get.SPEC,
+            activate.SPEC,
+            revoke.SPEC,
+            destroy.SPEC,
+            query.SPEC,
+            discover_versions.SPEC,
+        )
+    }
+)
+"""Operation -> its handler and rules: the only dispatch table of the engine."""
