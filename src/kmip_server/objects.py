@@ -546,7 +546,12 @@ class TenantObjects:
         store = self._store
 
         async def restore() -> None:
-            await store.replace(before, expected_revision=stored.revision)
+            # Later compensations of this request may have put back our own version with a new
+            # revision: what must match is the content we wrote, not the revision number.
+            current = await store.get(before.tenant_id, before.unique_identifier)
+            if current is None or dataclasses.replace(current, revision=stored.revision) != stored:
+                raise ConcurrentUpdate
+            await store.replace(before, expected_revision=current.revision)
 
         self._journal.record(restore)
         return stored

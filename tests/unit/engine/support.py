@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kmip_server.engine import AuditEvent, EngineSettings, RequestEngine
 from kmip_server.hierarchy import KeyHierarchy, ManualClock
@@ -62,6 +62,7 @@ __all__ = [
     "batch_item",
     "create_aes",
     "create_item",
+    "payload_of",
     "run_core",
     "tenant",
     "uid_item",
@@ -135,6 +136,17 @@ class Core:
         answer = await self.one(item, peer)
         assert answer.result_status is ResultStatus.SUCCESS, (answer.result_reason, answer.result_message)
         return answer.response_payload
+
+
+T = TypeVar("T")
+
+
+def payload_of(item: ResponseBatchItem, cls: type[T]) -> T:
+    """The response payload of a successful batch item, as ``cls``."""
+    assert item.result_status is ResultStatus.SUCCESS, (item.result_reason, item.result_message)
+    payload = item.response_payload
+    assert isinstance(payload, cls), type(payload)
+    return payload
 
 
 def batch_item(operation: Operation, payload: Any, batch_id: bytes | None = None) -> RequestBatchItem:

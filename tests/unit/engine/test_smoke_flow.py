@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kmip_server.model import GetRequestPayload
-from tests.unit.engine.support import Core, batch_item, create_item, run_core, uid_item
+from kmip_server.model import CreateResponsePayload, GetRequestPayload, GetResponsePayload
+from tests.unit.engine.support import Core, batch_item, create_item, payload_of, run_core, uid_item
 from ttlv.kmip14 import Operation, ResultStatus, State
 
 
@@ -18,8 +18,8 @@ def test_create_activate_get_in_one_batch(tmp_path: Path) -> None:
         )
         statuses = [item.result_status for item in response.batch_items]
         assert statuses == [ResultStatus.SUCCESS] * 3, [i.result_message for i in response.batch_items]
-        created = response.batch_items[0].response_payload
-        got = response.batch_items[2].response_payload
+        created = payload_of(response.batch_items[0], CreateResponsePayload)
+        got = payload_of(response.batch_items[2], GetResponsePayload)
         assert got.unique_identifier == created.unique_identifier
         record = await core.store.get("tenant-a", created.unique_identifier)
         assert record is not None
