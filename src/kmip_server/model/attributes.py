@@ -35,7 +35,16 @@ from kmip_server.model.base import (
     X509CertificateIssuer,
     X509CertificateSubject,
 )
-from kmip_server.model.codec import STRICT, DependsOn, ValueCodec, Version, make_item, model, value_codec
+from kmip_server.model.codec import (
+    STRICT,
+    DependsOn,
+    Interned,
+    ValueCodec,
+    Version,
+    make_item,
+    model,
+    value_codec,
+)
 from kmip_server.model.errors import InvalidField, InvalidMessage, ModelEncodeError
 from ttlv.item import Item
 from ttlv.kmip14 import Tag
@@ -104,6 +113,6 @@ def _encode_value(value: AttributeValue, tag: int, version: Version, name: str) 
 class Attribute:
     """Section 2.1.1, Table 2. ``index`` is the Attribute Index (absent means 0)."""
 
-    name: Annotated[str, Tag.ATTRIBUTE_NAME]
+    name: Annotated[str, Tag.ATTRIBUTE_NAME, Interned()]
     index: Annotated[int | None, Tag.ATTRIBUTE_INDEX] = None
     value: Annotated[AttributeValue, Tag.ATTRIBUTE_VALUE, DependsOn("name", _decode_value, _encode_value)]

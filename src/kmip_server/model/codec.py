@@ -63,6 +63,7 @@ __all__ = [
     "Custom",
     "DateTime",
     "DependsOn",
+    "Interned",
     "Interval",
     "LongInteger",
     "NonEmpty",
@@ -113,6 +114,12 @@ class Since:
 @dataclass(frozen=True, slots=True)
 class NonEmpty:
     """A repeated field the spec marks REQUIRED: at least one occurrence."""
+
+
+@dataclass(frozen=True, slots=True)
+class Interned:
+    """A Text String field whose values repeat across messages (Attribute Name): its encoder
+    reuses the Items it built. Never for text that may be secret."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +330,7 @@ class _Field:
     non_empty: bool
     since: Version
     partial: bool
+    interned: bool = False
 
 
 def _flatten(annotation: Any, meta: list[Any]) -> Any:
@@ -405,6 +413,7 @@ def _field_of(name: str, annotation: Any, where: str) -> _Field:
         non_empty=any(isinstance(m, NonEmpty) for m in meta),
         since=since,
         partial=any(isinstance(m, Partial) for m in meta),
+        interned=any(isinstance(m, Interned) for m in meta),
     )
 
 
@@ -436,6 +445,7 @@ class StructCodec:
 _M = object()  # "not seen" in generated decoders
 
 _IT = {t: f"_T{t.value}" for t in ItemType}
+_ITYPE_OF = {name: t for t, name in _IT.items()}
 
 
 def _base_env() -> dict[str, Any]:
@@ -529,8 +539,10 @@ def _gen_decoder(cls: type, fields: list[_Field], env: dict[str, Any]) -> str:
         f"    if item.type is not {_IT[ItemType.STRUCTURE]} or type(value) is not tuple:",
         "        _not_structure(item, _where)",
     ]
-    if fields:
-        lines.append("    " + " = ".join(f"v{i}" for i in range(len(fields))) + " = _M")
+    # Initial values: _M (a REQUIRED field not yet seen), None (optional), () (repeated).
+    for i, f in enumerate(fields):
+        initial = "()" if f.repeated else "None" if f.optional else "_M"
+        lines.append(f"    v{i} = {initial}")
     lines.append("    for c in value:")
     lines.append("        t = c.tag")
     first = True
@@ -544,33 +556,26 @@ def _gen_decoder(cls: type, fields: list[_Field], env: dict[str, Any]) -> str:
         first = False
         body = _decode_snippet(f, i, env)
         if f.repeated:
-            body += [f"if v{i} is _M:", f"    v{i} = [y]", "else:", f"    v{i}.append(y)"]
+            body += [f"if v{i}:", f"    v{i}.append(y)", "else:", f"    v{i} = [y]"]
         else:
-            body = [f"if v{i} is not _M:", "    _dup(c)", *body, f"v{i} = y"]
+            unseen = "None" if f.optional else "_M"
+            body = [f"if v{i} is not {unseen}:", "    _dup(c)", *body, f"v{i} = y"]
         lines += ["            " + b for b in body]
     if first:
         lines.append("        _unknown(c, ctx, _where)")
     else:
         lines.append("        else:")
         lines.append("            _unknown(c, ctx, _where)")
-    # Absent fields: defaults, or the REQUIRED check.
+    # Absent fields: the REQUIRED checks; repeated fields become tuples.
     for i, f in enumerate(fields):
         tag = f.tags[0]
         if f.repeated:
-            lines.append(f"    if v{i} is _M:")
-            if f.non_empty:
-                lines.append("        if ctx & PARTIAL:")
-                lines.append(f"            v{i} = ()")
-                lines.append("        else:")
-                lines.append(f"            _missing(_where, {tag})")
-            else:
-                lines.append(f"        v{i} = ()")
-            lines.append("    else:")
+            lines.append(f"    if v{i}:")
             lines.append(f"        v{i} = tuple(v{i})")
-        elif f.optional:
-            lines.append(f"    if v{i} is _M:")
-            lines.append(f"        v{i} = None")
-        else:
+            if f.non_empty:
+                lines.append("    elif not ctx & PARTIAL:")
+                lines.append(f"        _missing(_where, {tag})")
+        elif not f.optional:
             lines.append(f"    if v{i} is _M:")
             lines.append("        if ctx & PARTIAL:")
             lines.append(f"            v{i} = None")
@@ -620,13 +625,57 @@ def _encode_parts(f: _Field, i: int, env: dict[str, Any], x: str, tag: str) -> t
     return f"_enc{i}({x}, {tag}, ver, o.{kind.field})"
 
 
+_ITEM_CACHE_LIMIT = 64
+"""Most Items a field's encoder keeps for reuse (Items are immutable, so one can serve every
+message; the bound keeps a stream of distinct values from growing it)."""
+
+
+def _cache_kind(f: _Field) -> str | None:
+    """How the encoder of field ``f`` reuses Items: "table" (every value known in advance),
+    "bounded" (the first values met), or None (never: byte strings, which may be secret, and
+    free text)."""
+    kind = f.kind
+    if isinstance(kind, _Enum) or (isinstance(kind, _Prim) and kind.itype is ItemType.BOOLEAN):
+        return "table"
+    if isinstance(kind, _Mask) or (isinstance(kind, _Prim) and kind.itype is ItemType.INTEGER):
+        return "bounded"
+    if isinstance(kind, _Prim) and kind.itype is ItemType.TEXT_STRING and f.interned:
+        return "bounded"
+    return None
+
+
 def _append_lines(f: _Field, i: int, env: dict[str, Any], x: str) -> list[str]:
-    """Statements appending the Item of value ``x`` (Items are built in line: no call)."""
+    """Statements appending the Item of value ``x`` to the output."""
+    return [*_item_lines(f, i, env, x), "a(it)"]
+
+
+def _item_lines(f: _Field, i: int, env: dict[str, Any], x: str) -> list[str]:
+    """Statements leaving the Item of value ``x`` in ``it`` (Items are built in line: no call),
+    reusing an Item already built for the same value where ``_cache_kind`` allows."""
     parts = _encode_parts(f, i, env, x, str(f.tags[0]))
     if isinstance(parts, str):
-        return [f"a({parts})"]
+        return [f"it = {parts}"]
     tag, itype, value = parts
-    return ["it = _new(_Item)", f"_st(it, {tag})", f"_sty(it, {itype})", f"_sv(it, {value})", "a(it)"]
+    build = ["it = _new(_Item)", f"_st(it, {tag})", f"_sty(it, {itype})", f"_sv(it, {value})"]
+    cache = _cache_kind(f)
+    if cache is None:
+        return build
+    if cache == "table":
+        kind = f.kind
+        item_type = _ITYPE_OF[itype]
+        if isinstance(kind, _Enum):
+            env[f"_c{i}"] = {v: make_item(f.tags[0], item_type, int(v)) for v in kind.cls}
+        else:
+            env[f"_c{i}"] = {v: make_item(f.tags[0], item_type, v) for v in (False, True)}
+        return [f"it = _c{i}.get({x})", "if it is None:", *("    " + b for b in build)]
+    env[f"_c{i}"] = {}
+    return [
+        f"it = _c{i}.get({x})",
+        "if it is None:",
+        *("    " + b for b in build),
+        f"    if len(_c{i}) < {_ITEM_CACHE_LIMIT}:",
+        f"        _c{i}[{x}] = it",
+    ]
 
 
 def _gen_encoder(cls: type, fields: list[_Field], env: dict[str, Any]) -> str:
@@ -715,8 +764,23 @@ def value_codec(annotation: Any) -> ValueCodec:
     body = _decode_snippet(probe, 0, env)
     dec_src = "\n".join(["def decode(c, ctx):", *("    " + b for b in body), "    return y"])
     parts = _encode_parts(probe, 0, env, "x", "tag")
-    enc_expr = parts if isinstance(parts, str) else f"_mk({', '.join(parts)})"
-    enc_src = f"def encode(x, tag, ver):\n    return {enc_expr}\n"
+    if isinstance(parts, str):
+        enc_src = f"def encode(x, tag, ver):\n    return {parts}\n"
+    elif _cache_kind(probe) is None:
+        enc_src = f"def encode(x, tag, ver):\n    return _mk({', '.join(parts)})\n"
+    else:
+        # Attribute values repeat (AES, 256, Encrypt|Decrypt...): reuse their Items, as
+        # field encoders do, for the one tag they are written with.
+        reuse = _item_lines(dataclasses.replace(probe, tags=(Tag.ATTRIBUTE_VALUE,)), 0, env, "x")
+        enc_src = "\n".join(
+            [
+                "def encode(x, tag, ver):",
+                f"    if tag != {int(Tag.ATTRIBUTE_VALUE)}:",
+                f"        return _mk({', '.join(parts)})",
+                *("    " + line for line in reuse),
+                "    return it",
+            ]
+        )
     code = compile(dec_src + "\n\n" + enc_src, f"<kmip value codec {annotation!r}>", "exec")
     exec(code, env)  # noqa: S102 -- source generated above from the annotation
     return ValueCodec(decode=env["decode"], encode=env["encode"])

@@ -19,6 +19,7 @@ messages of versions 1.0-1.4 and ignored in messages of a later 1.x minor versio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -111,10 +112,16 @@ def _operation_spec(operation: Any) -> Any:
     return spec
 
 
+_request_decoders: dict[int, Callable[[Item, int], Any]] = {}  # Operation -> payload decoder (memo)
+
+
 def _decode_request_payload(item: Item, ctx: int, operation: Any) -> RequestPayload:
-    if operation is None:
-        raise InvalidMessage("Batch Item: REQUIRED field Operation missing")
-    result: RequestPayload = codec_for(_operation_spec(operation).request).decode(item, ctx)
+    decode = _request_decoders.get(operation)
+    if decode is None:
+        if operation is None:
+            raise InvalidMessage("Batch Item: REQUIRED field Operation missing")
+        decode = _request_decoders[operation] = codec_for(_operation_spec(operation).request).decode
+    result: RequestPayload = decode(item, ctx)
     return result
 
 
@@ -230,6 +237,10 @@ class ResponseMessage:
     batch_items: Annotated[tuple[ResponseBatchItem, ...], Tag.BATCH_ITEM, NonEmpty()]
 
 
+_REQUEST = (Tag.REQUEST_MESSAGE, Tag.REQUEST_HEADER, RequestHeader, RequestBatchItem)
+_RESPONSE = (Tag.RESPONSE_MESSAGE, Tag.RESPONSE_HEADER, ResponseHeader, ResponseBatchItem)
+
+
 @dataclass(frozen=True, slots=True)
 class DecodedRequest:
     """A request whose header decoded: each batch item decoded, or the error to answer it with."""
@@ -272,13 +283,20 @@ def _peek_version(header: Item) -> Version:
         raise InvalidMessage("message header is not a Structure")
     for child in value:
         if getattr(child, "tag", None) == Tag.PROTOCOL_VERSION:
-            try:
-                version = codec_for(ProtocolVersion).decode(child, STRICT)
-            except ModelError as exc:
-                raise InvalidMessage("Protocol Version cannot be parsed") from exc
-            if version.major != 1:
+            major = minor = None
+            parts = child.value
+            if child.type is ItemType.STRUCTURE and type(parts) is tuple:
+                for part in parts:
+                    tag = getattr(part, "tag", None)
+                    if tag == Tag.PROTOCOL_VERSION_MAJOR:
+                        major = part.value
+                    elif tag == Tag.PROTOCOL_VERSION_MINOR:
+                        minor = part.value
+            if type(major) is not int or type(minor) is not int or minor < 0:
+                raise InvalidMessage("Protocol Version cannot be parsed")
+            if major != 1:
                 raise InvalidMessage("protocol major version not supported")
-            return (version.major, version.minor)
+            return (major, minor)
     raise InvalidMessage("message header: REQUIRED field Protocol Version missing")
 
 
@@ -326,54 +344,47 @@ def _annotate(error: ModelError, item: Item, index: int) -> ModelError:
     return error
 
 
+def _decode_message(
+    item: Item, kind: tuple[int, int, type, type], raise_first: bool
+) -> tuple[Any, tuple[Any, ...]]:
+    """The decoded header and batch items (or, with ``raise_first`` False, their errors)."""
+    message_tag, header_tag, header_cls, batch_cls = kind
+    header_item, batch, others = _message_parts(item, message_tag, header_tag)
+    ctx = _context(_peek_version(header_item))
+    header = _decode_header(header_cls, header_item, ctx)
+    _check_message(others, batch, header.batch_count, ctx)
+    decode_item = codec_for(batch_cls).decode
+    items: list[Any] = []
+    for index, batch_item in enumerate(batch):
+        try:
+            items.append(decode_item(batch_item, ctx))
+        except ModelError as exc:
+            _annotate(exc, batch_item, index)
+            if raise_first:
+                raise
+            items.append(exc)
+    return header, tuple(items)
+
+
 def decode_request_batch(item: Item) -> DecodedRequest:
     """Decode a Request Message for a server: see the module docstring.
 
     Raises ``ModelError`` (InvalidMessage) for message-level problems only.
     """
-    header_item, batch, others = _message_parts(item, Tag.REQUEST_MESSAGE, Tag.REQUEST_HEADER)
-    ctx = _context(_peek_version(header_item))
-    header: RequestHeader = _decode_header(RequestHeader, header_item, ctx)
-    _check_message(others, batch, header.batch_count, ctx)
-    decode_item = codec_for(RequestBatchItem).decode
-    items: list[RequestBatchItem | ModelError] = []
-    for index, batch_item in enumerate(batch):
-        try:
-            items.append(decode_item(batch_item, ctx))
-        except ModelError as exc:
-            items.append(_annotate(exc, batch_item, index))
-    return DecodedRequest(header=header, batch_items=tuple(items))
+    header, items = _decode_message(item, _REQUEST, raise_first=False)
+    return DecodedRequest(header=header, batch_items=items)
 
 
 def decode_request(item: Item) -> RequestMessage:
     """Decode a Request Message; raises the first ``ModelError`` (annotated with its batch item)."""
-    decoded = decode_request_batch(item)
-    batch_items: list[RequestBatchItem] = []
-    for batch_item in decoded.batch_items:
-        if isinstance(batch_item, ModelError):
-            raise batch_item
-        batch_items.append(batch_item)
-    return _new_request(decoded.header, tuple(batch_items))
-
-
-def _new_request(header: RequestHeader, batch_items: tuple[RequestBatchItem, ...]) -> RequestMessage:
-    return RequestMessage(request_header=header, batch_items=batch_items)
+    header, items = _decode_message(item, _REQUEST, raise_first=True)
+    return RequestMessage(request_header=header, batch_items=items)
 
 
 def decode_response(item: Item) -> ResponseMessage:
     """Decode a Response Message; raises the first ``ModelError`` (annotated with its batch item)."""
-    header_item, batch, others = _message_parts(item, Tag.RESPONSE_MESSAGE, Tag.RESPONSE_HEADER)
-    ctx = _context(_peek_version(header_item))
-    header: ResponseHeader = _decode_header(ResponseHeader, header_item, ctx)
-    _check_message(others, batch, header.batch_count, ctx)
-    decode_item = codec_for(ResponseBatchItem).decode
-    items: list[ResponseBatchItem] = []
-    for index, batch_item in enumerate(batch):
-        try:
-            items.append(decode_item(batch_item, ctx))
-        except ModelError as exc:
-            raise _annotate(exc, batch_item, index) from None
-    return ResponseMessage(response_header=header, batch_items=tuple(items))
+    header, items = _decode_message(item, _RESPONSE, raise_first=True)
+    return ResponseMessage(response_header=header, batch_items=items)
 
 
 def decode_response_payload(operation: Operation, item: Item, version: Version = (1, 4)) -> ResponsePayload:
