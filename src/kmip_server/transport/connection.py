@@ -7,10 +7,11 @@ TLS is the event loop's; this object sees plaintext. Its parts:
 - ``serve`` (the connection's task) takes the requests one at a time, in order, calls the
   handler, writes the response, and waits (bounded) for the client to read when the transport
   reports backpressure.
-- One timer enforces the read deadline (a message in progress must be complete within
-  ``message_read_timeout`` of its first byte) and the idle deadline (no request for
-  ``idle_timeout``). It is re-armed lazily, only when a deadline comes closer, so a request that
-  arrives in one piece never touches the timer heap.
+- Deadlines are not timers: the connection records when a message began (``message_read_timeout``
+  from its first byte), when it became idle (``idle_timeout``) and when the current handler call
+  began (``request_timeout``); the server's reaper calls ``check_deadlines`` a few times a second.
+  A request costs no timer operation at all and an idle connection holds no timer handle; every
+  deadline is enforced within one reaper tick.
 
 Invariants:
 - Malformed framing (any ``TTLVError`` from the Framer, including a message over the size limit)
@@ -41,7 +42,6 @@ from ttlv.framing import Framer
 __all__ = ["Connection", "ServingContext"]
 
 _log = logging.getLogger("kmip_server.transport")
-_TIMER_SLACK = 0.001  # a timer may fire this early (loop clock resolution)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ class ServingContext:
 
 class Connection(asyncio.Protocol):
     __slots__ = (
-        "_busy",
+        "_busy_since",
         "_close_reason",
         "_context",
         "_drain_waiter",
@@ -70,8 +70,8 @@ class Connection(asyncio.Protocol):
         "_queued_bytes",
         "_reading_paused",
         "_requests",
-        "_timer",
-        "_timer_at",
+        "_task",
+        "_timeout_cancel",
         "_transport",
         "_waiter",
         "_writing_paused",
@@ -94,13 +94,13 @@ class Connection(asyncio.Protocol):
         self._reading_paused = False
         self._writing_paused = False
         self._eof = False
-        self._busy = False
+        self._busy_since: float | None = None  # when the handler call in progress began
+        self._task: asyncio.Task[None] | None = None
+        self._timeout_cancel = False  # check_deadlines cancelled the handler (request_timeout)
         self._draining = False
         self._close_reason: CloseReason | None = None
         self._partial_since: float | None = None
         self._idle_since = loop.time()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = float("inf")
 
     # -- state seen by the server ---------------------------------------------------------------
 
@@ -173,8 +173,7 @@ class Connection(asyncio.Protocol):
                 peer.refusal,
                 peer.subject,
             )
-        self._idle_since = now = self._loop.time()
-        self._arm(now + settings.idle_timeout)
+        self._idle_since = self._loop.time()
 
     def data_received(self, data: bytes) -> None:
         if self._close_reason is not None or self._draining:
@@ -189,10 +188,7 @@ class Connection(asyncio.Protocol):
         if framer.buffered and not self._reading_paused:
             if self._partial_since is None or pulled:
                 # A message is in progress (from this chunk on, if an earlier one just completed).
-                self._partial_since = now = self._loop.time()
-                deadline = now + self._context.settings.message_read_timeout
-                if deadline < self._timer_at:
-                    self._arm(deadline)
+                self._partial_since = self._loop.time()
         else:
             self._partial_since = None
         if pulled:
@@ -208,7 +204,6 @@ class Connection(asyncio.Protocol):
             self._lost.set_result(None)
         if self._close_reason is None:
             self._close_reason = CloseReason.CONNECTION_LOST if exc is not None else self._end_of_stream()
-        self._cancel_timer()
         self._requests.clear()
         self._queued_bytes = 0
         self._wake()
@@ -231,7 +226,9 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         assert peer is not None
         assert transport is not None
-        request_timeout = self._context.settings.request_timeout
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
         loop = self._loop
         requests = self._requests
         while True:
@@ -244,7 +241,7 @@ class Connection(asyncio.Protocol):
                 if self._draining:
                     self.close(CloseReason.SHUTDOWN)
                     return
-                # Woken by data, EOF, loss, close or shutdown; the connection timer bounds the wait.
+                # Woken by data, EOF, loss, close or shutdown; check_deadlines bounds the wait.
                 waiter = self._waiter = loop.create_future()
                 try:
                     await waiter
@@ -256,16 +253,23 @@ class Connection(asyncio.Protocol):
             self._queued_bytes -= len(message)
             if self._reading_paused and not self._draining:
                 self._make_room()
-            self._busy = True
-            deadline = asyncio.timeout(request_timeout)
+            self._busy_since = loop.time()
             try:
-                async with deadline:
-                    response = await handler.handle(message, peer)
+                response = await handler.handle(message, peer)
+            except asyncio.CancelledError:
+                if self._timeout_cancel and task.uncancel() == 0:
+                    self._handler_failed(None)  # our own cancellation: request_timeout
+                    return
+                raise
             except Exception as error:
-                self._handler_failed(error, timed_out=deadline.expired())
+                self._handler_failed(error)
                 return
             finally:
-                self._busy = False
+                self._busy_since = None
+            if self._timeout_cancel:  # the handler swallowed our cancellation: still a timeout
+                task.uncancel()
+                self._handler_failed(None)
+                return
             if response is None:
                 self.close(CloseReason.HANDLER_CLOSED)
                 return
@@ -313,10 +317,7 @@ class Connection(asyncio.Protocol):
             self._transport.resume_reading()
             self._reading_paused = False
             if self._framer.buffered:
-                self._partial_since = now = self._loop.time()
-                deadline = now + settings.message_read_timeout
-                if deadline < self._timer_at:
-                    self._arm(deadline)
+                self._partial_since = self._loop.time()
 
     async def _drain(self) -> bool:
         """Wait for the client to read; False (and the connection aborted) after write_timeout."""
@@ -342,9 +343,10 @@ class Connection(asyncio.Protocol):
         )
         self.abort(CloseReason.MALFORMED_FRAMING)
 
-    def _handler_failed(self, error: Exception, *, timed_out: bool) -> None:
+    def _handler_failed(self, error: Exception | None) -> None:
+        """``error`` None: the handler did not answer within request_timeout."""
         correlation_id = uuid.uuid4().hex
-        if timed_out:
+        if error is None:
             _log.error(
                 "connection %s: handler did not answer within %.1f s [correlation_id=%s]",
                 self.connection_id,
@@ -376,7 +378,6 @@ class Connection(asyncio.Protocol):
         if self._close_reason is None:
             self._close_reason = reason
             _log.debug("connection %s: closing (%s)", self.connection_id, reason.name)
-        self._cancel_timer()
         self._requests.clear()
         self._queued_bytes = 0
         self._wake()
@@ -389,38 +390,23 @@ class Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _arm(self, when: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = when
-        self._timer = self._loop.call_at(when, self._on_timer)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_at = float("inf")
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = float("inf")
-        if self._close_reason is not None:
+    def check_deadlines(self, now: float) -> None:
+        """Enforce the request, idle and read deadlines (called by the server's reaper)."""
+        if self._close_reason is not None or self._task is None:
             return
         settings = self._context.settings
-        now = self._loop.time() + _TIMER_SLACK
-        next_check = now + settings.idle_timeout
-        if self._partial_since is not None:
-            deadline = self._partial_since + settings.message_read_timeout
-            if now >= deadline:
-                _log.info("connection %s: message not complete in time, dropping", self.connection_id)
-                self.abort(CloseReason.READ_TIMEOUT)
-                return
-            next_check = min(next_check, deadline)
-        elif not (self._busy or self._requests or self._framer.buffered):
-            deadline = self._idle_since + settings.idle_timeout
-            if now >= deadline:
-                _log.debug("connection %s: idle, closing", self.connection_id)
-                self.close(CloseReason.IDLE_TIMEOUT)
-                return
-            next_check = min(next_check, deadline)
-        self._arm(next_check)
+        busy_since = self._busy_since
+        if busy_since is not None:
+            if now - busy_since >= settings.request_timeout and not self._timeout_cancel:
+                self._timeout_cancel = True
+                self._task.cancel()  # surfaces as CancelledError from the handler's await
+        elif (
+            not (self._requests or self._framer.buffered) and now - self._idle_since >= settings.idle_timeout
+        ):
+            _log.debug("connection %s: idle, closing", self.connection_id)
+            self.close(CloseReason.IDLE_TIMEOUT)
+            return
+        partial_since = self._partial_since
+        if partial_since is not None and now - partial_since >= settings.message_read_timeout:
+            _log.info("connection %s: message not complete in time, dropping", self.connection_id)
+            self.abort(CloseReason.READ_TIMEOUT)

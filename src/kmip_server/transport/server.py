@@ -10,8 +10,10 @@ supervisor of that many spawned worker processes sharing the port through SO_REU
 (see ``workers``).
 
 Invariants:
-- Every await is bounded by a named timeout, except the accept loop and the wait for a stop
-  signal, which last as long as the server; both end by cancellation or the stop event.
+- Every await is bounded by a named timeout, except the accept loop, the reaper and the wait for
+  a stop signal, which last as long as the server and end by cancellation or the stop event.
+  A connection's own waits (for a request, for the handler) are bounded by the reaper, which
+  checks every connection's deadlines each ``reaper_interval``.
 - Connection tasks never raise anything but ``CancelledError``; an unexpected exception is a bug,
   logged with a correlation id, and drops only that connection.
 - ``shutdown`` stops accepting, lets received requests finish within ``drain_timeout``, then
@@ -28,6 +30,7 @@ import os
 import signal
 import socket
 import ssl
+import struct
 import uuid
 from collections.abc import Callable
 from types import TracebackType
@@ -49,6 +52,7 @@ from kmip_server.transport.tls import build_server_context
 __all__ = ["TransportServer", "listening_socket", "run_worker", "serve", "serve_worker"]
 
 _log = logging.getLogger("kmip_server.transport")
+_LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, zero seconds: close() sends a reset
 _ACCEPT_ERROR_BACKOFF = 0.1  # out of file descriptors: let connections close before accepting again
 _CERTIFICATE_REASONS = frozenset(
     {"PEER_DID_NOT_RETURN_A_CERTIFICATE", "CERTIFICATE_VERIFY_FAILED", "TLSV1_ALERT_UNKNOWN_CA"}
@@ -102,6 +106,7 @@ class TransportServer:
         self._context = ServingContext(handler, resolver, settings, self._metrics)
         self._sock = sock
         self._accept_task: asyncio.Task[None] | None = None
+        self._reaper_task: asyncio.Task[None] | None = None
         self._connections: dict[asyncio.Task[None], Connection] = {}
         self._stopping = False
         self._ids = itertools.count(1)
@@ -134,7 +139,9 @@ class TransportServer:
             self._sock = listening_socket(self._settings)
         else:
             self._sock.setblocking(False)
-        self._accept_task = asyncio.get_running_loop().create_task(self._accept_loop(self._sock))
+        loop = asyncio.get_running_loop()
+        self._accept_task = loop.create_task(self._accept_loop(self._sock))
+        self._reaper_task = loop.create_task(self._reap())
         _log.info("listening on %s:%d", *self.address)
 
     async def __aenter__(self) -> Self:
@@ -169,7 +176,20 @@ class TransportServer:
                 self._connections[task].abort(CloseReason.SHUTDOWN)
                 task.cancel()
             await asyncio.wait(pending, timeout=self._settings.tls_shutdown_timeout)
+        if self._reaper_task is not None:
+            self._reaper_task.cancel()
+            await asyncio.wait([self._reaper_task])
         _log.info("stopped")
+
+    async def _reap(self) -> None:
+        """Enforce every connection's deadlines, each ``reaper_interval``."""
+        loop = asyncio.get_running_loop()
+        interval = self._settings.reaper_interval
+        while True:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for connection in tuple(self._connections.values()):
+                connection.check_deadlines(now)
 
     async def _accept_loop(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -183,6 +203,9 @@ class TransportServer:
                 await asyncio.sleep(_ACCEPT_ERROR_BACKOFF)
                 continue
             if self._stopping or len(self._connections) >= settings.max_connections:
+                # Abortive close (RST): no TLS work, and no TIME_WAIT left behind by a flood.
+                with contextlib.suppress(OSError):
+                    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
                 client.close()
                 self._metrics.connection_refused()
                 continue

@@ -58,9 +58,18 @@ class TransportSettings:
     write_timeout: float = 30.0  # waiting for the client to read a response (backpressure)
     write_buffer_high_water: int = 256 * 1024  # bytes queued in the transport before waiting
     drain_timeout: float = 30.0  # graceful shutdown: how long in-flight requests may finish
+    # How often deadlines (read, idle, request) are checked; never coarser than a quarter of the
+    # shortest of those timeouts, so each is enforced within 25 % of its value at worst.
+    timer_resolution: float = 0.5
     worker_restart_delay: float = 1.0  # first delay before restarting a dead worker (doubles)
     worker_restart_limit: int = 5  # restarts of one worker within worker_restart_window, then give up
     worker_restart_window: float = 60.0
+
+    @property
+    def reaper_interval(self) -> float:
+        """Seconds between two deadline checks (see ``timer_resolution``)."""
+        shortest = min(self.message_read_timeout, self.idle_timeout, self.request_timeout)
+        return min(self.timer_resolution, shortest / 4)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -80,6 +89,7 @@ class TransportSettings:
             "write_timeout",
             "write_buffer_high_water",
             "drain_timeout",
+            "timer_resolution",
             "worker_restart_delay",
             "worker_restart_limit",
             "worker_restart_window",

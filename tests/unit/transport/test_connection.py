@@ -260,3 +260,30 @@ def test_peer_close_between_messages(test_pki: TestPKI, run: Runner[None]) -> No
 
     run(scenario())
     assert set(metrics.closed) <= {CloseReason.PEER_CLOSED, CloseReason.CONNECTION_LOST}
+
+
+def test_handler_that_swallows_the_timeout_is_still_timed_out(test_pki: TestPKI, run: Runner[None]) -> None:
+    metrics = CountingMetrics()
+    swallowed = 0
+
+    class Stubborn:
+        async def handle(self, message: bytes, peer: Identity) -> bytes | None:
+            nonlocal swallowed
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                swallowed += 1  # a badly behaved engine: answers anyway
+            return response_message("late")
+
+    async def scenario() -> None:
+        settings = fast_settings(request_timeout=0.3)
+        async with running_server(Stubborn(), test_pki, settings=settings, metrics=metrics) as server:
+            reader, writer = await connect(server.port, test_pki.client_context("tenant"))
+            writer.write(request_message())
+            assert await closed_by_server(reader)
+            writer.close()
+            await eventually(lambda: metrics.closed.total() == 1)
+
+    run(scenario())
+    assert swallowed == 1
+    assert metrics.closed == {CloseReason.HANDLER_TIMEOUT: 1}
