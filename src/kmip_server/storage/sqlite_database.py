@@ -13,7 +13,8 @@ Invariants:
   sees every write queued before it, exactly as if each had been committed alone; a write that
   raises is rolled back alone. No caller resumes before the COMMIT that holds its write.
 - A write job runs inside that transaction: it never issues BEGIN, COMMIT, ROLLBACK or
-  SAVEPOINT itself. A read job runs in one read transaction (one snapshot).
+  SAVEPOINT itself. Each statement of a read job reads one committed state; a job whose
+  statements must all read the same one asks for a ``snapshot`` (one read transaction).
 - Every await is bounded by ``SqliteSettings.timeout`` (``StorageTimeout``). A job still
   queued when its caller gives up is dropped, never run; one already running finishes (and a
   write commits) on its thread.
@@ -226,6 +227,9 @@ class _Readers:
             self._local.connection = connection
         return connection
 
+    def _plain(self, job: Job[T]) -> T:
+        return job(self._connection())
+
     def _snapshot(self, job: Job[T]) -> T:
         connection = self._connection()
         connection.execute("BEGIN")
@@ -235,9 +239,9 @@ class _Readers:
             if connection.in_transaction:  # a read transaction: commit and rollback are the same
                 connection.execute("COMMIT")
 
-    async def run(self, job: Job[T], timeout: float) -> T:
+    async def run(self, job: Job[T], timeout: float, *, snapshot: bool) -> T:
         try:
-            future = self._executor.submit(self._snapshot, job)
+            future = self._executor.submit(self._snapshot if snapshot else self._plain, job)
         except RuntimeError as exc:  # the pool was shut down
             raise StorageClosed from exc
         return await _bounded(future, timeout)
@@ -298,11 +302,11 @@ class SqliteDatabase:
             raise StorageClosed
         return await self._writer.run(job, self._settings.timeout)
 
-    async def read(self, job: Job[T]) -> T:
-        """Run ``job`` on a reader connection, in one read transaction."""
+    async def read(self, job: Job[T], *, snapshot: bool = False) -> T:
+        """Run ``job`` on a reader connection; with ``snapshot``, in one read transaction."""
         if self._closed:
             raise StorageClosed
-        return await self._readers.run(job, self._settings.timeout)
+        return await self._readers.run(job, self._settings.timeout, snapshot=snapshot)
 
     async def ensure_schema(self, component: str, version: int, statements: Sequence[str]) -> None:
         """Create ``component``'s tables (idempotent) and check its recorded schema version."""

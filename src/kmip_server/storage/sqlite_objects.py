@@ -74,15 +74,29 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS object_names_by_object ON object_names (seq)",
 )
 
-_COLUMNS = "unique_identifier, tenant_id, service, object_type, state, attributes, material, revision"
+_COLUMNS = (
+    "o.unique_identifier, o.tenant_id, o.service, o.object_type, o.state,"
+    " o.attributes, o.material, o.revision"
+)
 
-_SELECT = f"SELECT {_COLUMNS} FROM objects WHERE "  # noqa: S608 - constant column list
+_SELECT = f"SELECT {_COLUMNS} FROM objects AS o WHERE "  # noqa: S608 - constant column list
 
-# find(): one fragment per criterion of a LocateQuery, all ANDed with the tenant's.
-_BY_TENANT = "tenant_id = ?"
-_BY_TYPE = "object_type = ?"
-_BY_SERVICE = "service = ?"
-_BY_NAME = "seq IN (SELECT seq FROM object_names WHERE tenant_id = ? AND name = ?)"
+# find(): the statement is assembled from these fixed fragments only; every value is bound.
+# With names, the first name's index entries drive the query (CROSS JOIN fixes the loop order
+# in SQLite), already in creation order; every further name is one primary-key probe per
+# candidate. Without names, the tenant's rows are read through an index of ``objects``.
+_FROM_OBJECTS = _SELECT + "o.tenant_id = ?"
+_FROM_NAME = (
+    f"SELECT {_COLUMNS} FROM object_names AS n CROSS JOIN objects AS o"  # noqa: S608 - constants
+    " WHERE n.tenant_id = ? AND n.name = ? AND o.seq = n.seq AND o.tenant_id = ?"
+)
+_AND_TYPE = " AND o.object_type = ?"
+_AND_SERVICE = " AND o.service = ?"
+_AND_NAME = (
+    " AND EXISTS (SELECT 1 FROM object_names AS m WHERE m.tenant_id = ? AND m.name = ? AND m.seq = o.seq)"
+)
+_ORDER_BY_NAME = " ORDER BY n.seq"
+_ORDER_BY_OBJECT = " ORDER BY o.seq"
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +252,7 @@ class SqliteObjectStore(ObjectStore):
 
         def job(connection: sqlite3.Connection) -> ObjectRecord | None:
             row = connection.execute(
-                _SELECT + "unique_identifier = ? AND tenant_id = ?", (unique_identifier, tenant_id)
+                _SELECT + "o.unique_identifier = ? AND o.tenant_id = ?", (unique_identifier, tenant_id)
             ).fetchone()
             return None if row is None else _record(row, limits)
 
@@ -293,21 +307,29 @@ class SqliteObjectStore(ObjectStore):
         self._check_open()
         if query.states is not None and not query.states:
             return []  # no state is in the empty set
-        criteria = [_BY_TENANT]
-        parameters: list[object] = [tenant_id]
+        names = tuple(dict.fromkeys(query.names))
+        parts: list[str] = []
+        parameters: list[object] = []
+        if names:
+            parts.append(_FROM_NAME)
+            parameters += (tenant_id, names[0], tenant_id)
+        else:
+            parts.append(_FROM_OBJECTS)
+            parameters.append(tenant_id)
         if query.object_type is not None:
-            criteria.append(_BY_TYPE)
+            parts.append(_AND_TYPE)
             parameters.append(int(query.object_type))
         if query.states is not None:
-            criteria.append("state IN (" + ", ".join("?" * len(query.states)) + ")")
-            parameters.extend(sorted(int(state) for state in query.states))
+            parts.append(" AND o.state IN (" + ", ".join("?" * len(query.states)) + ")")
+            parameters += sorted(int(state) for state in query.states)
         if query.service is not None:
-            criteria.append(_BY_SERVICE)
+            parts.append(_AND_SERVICE)
             parameters.append(query.service)
-        for name in dict.fromkeys(query.names):
-            criteria.append(_BY_NAME)
-            parameters.extend((tenant_id, name))
-        statement = _SELECT + " AND ".join(criteria) + " ORDER BY seq"
+        for name in names[1:]:
+            parts.append(_AND_NAME)
+            parameters += (tenant_id, name)
+        parts.append(_ORDER_BY_NAME if names else _ORDER_BY_OBJECT)
+        statement = "".join(parts)
         limits = self._limits
 
         def job(connection: sqlite3.Connection) -> list[ObjectRecord]:

@@ -24,6 +24,21 @@ from ttlv import Limits
 from ttlv.item import ItemType
 
 
+async def hold_writer(
+    database: SqliteDatabase, *, reader: bool = False
+) -> tuple[asyncio.Task[bool], threading.Event]:
+    """Occupy the writer thread (or one reader) with a job that runs until the event is set."""
+    started, release = threading.Event(), threading.Event()
+
+    def job(connection: sqlite3.Connection) -> bool:
+        started.set()
+        return release.wait(30)
+
+    task = asyncio.create_task(database.read(job) if reader else database.write(job))
+    assert await asyncio.to_thread(started.wait, 30)  # running: what is queued from now on waits
+    return task, release
+
+
 def test_one_data_file_holds_the_hierarchy_and_the_objects(tmp_path: Path) -> None:
     path = tmp_path / "core.db"
     ivk = IvkRecord(1, IvkState.ACTIVE, b"wrapped-ivk", 10.0, 0)
@@ -125,18 +140,43 @@ def test_reads_go_on_while_the_writer_is_busy_and_while_a_reader_is(tmp_path: Pa
         database = await SqliteDatabase.open(tmp_path / "o.db", SqliteSettings(readers=2))
         store = await SqliteObjectStore.attach(database)
         await store.insert(record("uid-1"))
-        release = threading.Event()
-        blocked_write = asyncio.create_task(database.write(lambda c: release.wait(30)))
-        blocked_read = asyncio.create_task(database.read(lambda c: release.wait(30)))
-        await asyncio.sleep(0)  # both jobs are handed to their threads
+        blocked_write, release_writer = await hold_writer(database)
+        blocked_read, release_reader = await hold_writer(database, reader=True)
         try:
             assert await store.get("tenant-a", "uid-1") == record("uid-1")
             assert len(await store.find("tenant-a", LocateQuery())) == 1
         finally:
-            release.set()
+            release_writer.set()
+            release_reader.set()
         assert await blocked_write is True
         assert await blocked_read is True
         await store.close()
+        await database.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("snapshot", [True, False])
+def test_a_snapshot_read_sees_one_state_throughout(tmp_path: Path, snapshot: bool) -> None:
+    async def scenario() -> None:
+        database = await SqliteDatabase.open(tmp_path / "o.db")
+        await database.ensure_schema("test", 1, ["CREATE TABLE IF NOT EXISTS scratch (n INTEGER)"])
+        first_read, written = threading.Event(), threading.Event()
+
+        def count(connection: sqlite3.Connection) -> int:
+            return int(connection.execute("SELECT COUNT(*) FROM scratch").fetchone()[0])
+
+        def two_counts(connection: sqlite3.Connection) -> tuple[int, int]:
+            before = count(connection)
+            first_read.set()
+            assert written.wait(30)
+            return before, count(connection)
+
+        reading = asyncio.create_task(database.read(two_counts, snapshot=snapshot))
+        assert await asyncio.to_thread(first_read.wait, 30)
+        await database.write(lambda c: c.execute("INSERT INTO scratch (n) VALUES (1)"))
+        written.set()
+        assert await reading == ((0, 0) if snapshot else (0, 1))
         await database.close()
 
     asyncio.run(scenario())
@@ -146,9 +186,7 @@ def test_a_write_that_times_out_while_queued_never_happens(tmp_path: Path) -> No
     async def scenario() -> None:
         database = await SqliteDatabase.open(tmp_path / "o.db", SqliteSettings(timeout=0.2))
         store = await SqliteObjectStore.attach(database)
-        release = threading.Event()
-        blocked = asyncio.create_task(database.write(lambda c: release.wait(30)))
-        await asyncio.sleep(0)  # queued first
+        blocked, release = await hold_writer(database)
         try:
             with pytest.raises(StorageTimeout):
                 await store.insert(record("uid-late"))
@@ -169,9 +207,7 @@ def test_writes_committed_together_fail_alone(tmp_path: Path) -> None:
     async def scenario() -> None:
         database = await SqliteDatabase.open(tmp_path / "o.db")
         await database.ensure_schema("test", 1, ["CREATE TABLE IF NOT EXISTS scratch (n INTEGER)"])
-        release = threading.Event()
-        blocked = asyncio.create_task(database.write(lambda c: release.wait(30)))
-        await asyncio.sleep(0)
+        blocked, release = await hold_writer(database)
 
         def insert(n: int, fail: bool) -> Callable[[sqlite3.Connection], None]:
             def job(connection: sqlite3.Connection) -> None:
@@ -189,6 +225,32 @@ def test_writes_committed_together_fail_alone(tmp_path: Path) -> None:
         assert [isinstance(result, RuntimeError) for result in results] == [n % 3 == 0 for n in range(12)]
         stored = await database.read(lambda c: [n for (n,) in c.execute("SELECT n FROM scratch ORDER BY n")])
         assert stored == [n for n in range(12) if n % 3]
+        await database.close()
+
+    asyncio.run(scenario())
+
+
+def test_when_a_group_cannot_commit_no_write_in_it_is_reported_done(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        database = await SqliteDatabase.open(tmp_path / "o.db")
+        await database.ensure_schema("test", 1, ["CREATE TABLE IF NOT EXISTS scratch (n INTEGER)"])
+        blocked, release = await hold_writer(database)
+
+        def insert(connection: sqlite3.Connection) -> None:
+            connection.execute("INSERT INTO scratch (n) VALUES (1)")
+
+        def rogue(connection: sqlite3.Connection) -> None:
+            connection.execute("ROLLBACK")  # breaks the rule: the whole group's transaction is gone
+
+        queued = [asyncio.ensure_future(database.write(job)) for job in (insert, rogue, insert)]
+        await asyncio.sleep(0)
+        release.set()
+        await blocked
+        results = await asyncio.gather(*queued, return_exceptions=True)
+        assert all(isinstance(result, StorageError) for result in results), results
+        assert await database.read(lambda c: c.execute("SELECT COUNT(*) FROM scratch").fetchone()[0]) == 0
+        await database.write(insert)  # the writer carries on
+        assert await database.read(lambda c: c.execute("SELECT COUNT(*) FROM scratch").fetchone()[0]) == 1
         await database.close()
 
     asyncio.run(scenario())
