@@ -251,8 +251,10 @@ class Connection(asyncio.Protocol):
 
             message = requests.popleft()
             self._queued_bytes -= len(message)
-            if self._reading_paused and not self._draining:
+            if self._reading_paused:
                 self._make_room()
+                if self._close_reason is not None:
+                    return  # the framer found the next message malformed
             self._busy_since = loop.time()
             try:
                 response = await handler.handle(message, peer)
@@ -303,7 +305,8 @@ class Connection(asyncio.Protocol):
         return pulled
 
     def _make_room(self) -> None:
-        """The task took a request: pull what the framer holds, and read again if there is room."""
+        """The task took a request: pull what the framer holds, and read again if there is room
+        (unless draining: then whole messages already received are still answered, nothing more)."""
         try:
             self._pull()
         except TTLVError as error:
@@ -313,7 +316,7 @@ class Connection(asyncio.Protocol):
         has_room = (
             len(self._requests) < settings.max_in_flight and self._queued_bytes < settings.max_queued_bytes
         )
-        if has_room and self._reading_paused and self._transport is not None:
+        if has_room and self._reading_paused and not self._draining and self._transport is not None:
             self._transport.resume_reading()
             self._reading_paused = False
             if self._framer.buffered:
