@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -167,6 +168,25 @@ async def measure(name: str, store: ObjectStore, args: argparse.Namespace, find_
     return Result(name, insert_per_s, insert_one, get, find, concurrent_get_per_s)
 
 
+def raw_commit_latency(directory: Path, count: int = SEQUENTIAL_INSERTS) -> Latency:
+    """The disk's floor: one-row commits on a bare sqlite3 connection with the store's pragmas."""
+    connection = sqlite3.connect(directory / "raw.db", isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = FULL")
+        connection.execute("CREATE TABLE t (v BLOB)")
+        seconds = []
+        for _ in range(count):
+            start = time.perf_counter()
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("INSERT INTO t (v) VALUES (?)", (os.urandom(600),))
+            connection.execute("COMMIT")
+            seconds.append(time.perf_counter() - start)
+    finally:
+        connection.close()
+    return latency(seconds)
+
+
 def report(result: Result, baseline: Result | None, concurrency: int) -> None:
     def ratio(value: float, base: float, higher_is_better: bool) -> str:
         if baseline is None or base == 0 or value == 0:
@@ -206,6 +226,7 @@ async def main(args: argparse.Namespace) -> None:
     report(baseline, None, args.concurrency)
 
     with tempfile.TemporaryDirectory(prefix="bench-objects-") as directory:
+        raw = raw_commit_latency(Path(directory))
         path = Path(directory) / "core.db"
         store = await SqliteObjectStore.open(path, SqliteSettings(readers=args.readers, timeout=60.0))
         try:
@@ -214,8 +235,11 @@ async def main(args: argparse.Namespace) -> None:
             )
         finally:
             await store.close()
-        size = sum(os.path.getsize(p) for p in Path(directory).iterdir())
+        size = sum(os.path.getsize(p) for p in Path(directory).iterdir() if p.name.startswith("core.db"))
     report(result, baseline, args.concurrency)
+    per_commit = result.insert_per_s * raw.p50_ms / 1000
+    print(f"  raw sqlite3 one-row commit   {raw}   (the disk's fsync: the floor of one insert)")
+    print(f"  inserts per commit (approx.) {per_commit:12.1f}   (concurrent inserts x raw commit p50)")
     per_object = size / (args.objects + SEQUENTIAL_INSERTS)
     print(f"  file size                    {size / 1e6:12.1f} MB  ({per_object:.0f} B/object)")
 

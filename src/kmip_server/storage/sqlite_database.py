@@ -88,6 +88,12 @@ class _GroupAborted(Exception):
         self.cause = cause
 
 
+def _group_failed(cause: BaseException) -> StorageError:
+    error = StorageError("the write could not be committed")
+    error.__cause__ = cause
+    return error
+
+
 class _Writer:
     """The writer thread, its connection, and the queue of writes waiting for it."""
 
@@ -180,7 +186,7 @@ class _Writer:
                 if write.future.done():  # dropped by its caller, or already told
                     continue
                 if write.future.running() or write.future.set_running_or_notify_cancel():
-                    write.future.set_exception(failed_alone.get(id(write), cause))
+                    write.future.set_exception(failed_alone.get(id(write)) or _group_failed(cause))
             return
         for write, ok, value in outcomes:
             if ok:

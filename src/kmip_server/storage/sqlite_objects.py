@@ -7,8 +7,9 @@ Invariants:
 - Every statement names the caller's tenant in its ``WHERE`` clause (or, for an insert, writes
   the record's own tenant): a unique identifier of another tenant reads, replaces, deletes and
   locates exactly like one that does not exist.
-- ``seq`` (the rowid) is the creation order: it only grows, so ``ORDER BY seq`` is the order
-  records were inserted, and every index on the table ends with it at no cost.
+- ``seq`` (the rowid) is the creation order: a new row's is above every existing one, so
+  ``ORDER BY seq`` is the order records were inserted, and every index of the table ends
+  with it at no cost.
 - ``object_names`` mirrors the Name values of each record (what Locate by name narrows on); it
   is rewritten in the same write as the record, so the two never disagree.
 - Attributes are stored as one TTLV byte string: the record's Attribute structures as the
@@ -40,6 +41,7 @@ from kmip_server.storage.objects import (
     ObjectStore,
 )
 from kmip_server.storage.sqlite_database import SqliteDatabase, SqliteSettings
+from ttlv.item import Item, ItemType
 from ttlv.kmip14 import ObjectType, State, Tag
 
 __all__ = ["DEFAULT_ATTRIBUTE_LIMITS", "SCHEMA_COMPONENT", "SCHEMA_VERSION", "SqliteObjectStore"]
@@ -47,9 +49,14 @@ __all__ = ["DEFAULT_ATTRIBUTE_LIMITS", "SCHEMA_COMPONENT", "SCHEMA_VERSION", "Sq
 SCHEMA_COMPONENT = "objects"
 SCHEMA_VERSION = 1
 
-DEFAULT_ATTRIBUTE_LIMITS = ttlv.Limits(max_message_size=16 << 20, max_depth=16, max_items=1 << 20)
-"""The most one record's attributes may encode to (bytes, nesting, items). Checked before a
-write, so that nothing is stored that could not be read back."""
+_MAX_ATTRIBUTES_BYTES = 16 << 20
+DEFAULT_ATTRIBUTE_LIMITS = ttlv.Limits(
+    max_message_size=_MAX_ATTRIBUTES_BYTES,
+    max_depth=64,  # above a request's own limit: whatever a request carried fits
+    max_items=_MAX_ATTRIBUTES_BYTES // 8,  # an item takes at least 8 bytes: the size bounds it
+)
+"""The most one record's attributes may encode to. Checked before a write, so that nothing is
+stored that could not be read back."""
 
 _STORAGE_VERSION = (1, 4)  # attributes are encoded with every field KMIP 1.4 knows
 
@@ -124,6 +131,13 @@ def _encode(record: ObjectRecord, limits: ttlv.Limits) -> _Encoded:
         raise StorageError("refusing to store attributes that cannot be encoded") from exc
     if len(attributes) > limits.max_message_size:
         raise StorageError("the object's attributes exceed the store's size limit")
+    if any(_nested(attribute.value) for attribute in record.attributes):
+        # A custom value's structure has the depth and item count its creator chose: check
+        # that it reads back under the limits (rare, so the cost of a decode is fine).
+        try:
+            ttlv.decode(attributes, limits)
+        except ttlv.DecodeError as exc:
+            raise StorageError("the object's attributes exceed the store's limits") from exc
     return _Encoded(
         unique_identifier=record.unique_identifier,
         tenant_id=record.tenant_id,
@@ -135,6 +149,10 @@ def _encode(record: ObjectRecord, limits: ttlv.Limits) -> _Encoded:
         revision=record.revision,
         names=tuple(dict.fromkeys(record.names)),
     )
+
+
+def _nested(value: object) -> bool:
+    return isinstance(value, Item) and value.type is ItemType.STRUCTURE
 
 
 def _decode_attributes(blob: bytes, limits: ttlv.Limits) -> tuple[Attribute, ...]:

@@ -21,7 +21,7 @@ from kmip_server.storage.sqlite_database import SqliteDatabase, SqliteSettings
 from kmip_server.storage.sqlite_objects import SqliteObjectStore
 from tests.integration.storage.stores import custom, record, rich_attributes
 from ttlv import Limits
-from ttlv.item import ItemType
+from ttlv.item import Item, ItemType
 
 
 async def hold_writer(
@@ -269,6 +269,27 @@ def test_attributes_beyond_the_limit_are_refused_before_anything_is_written(tmp_
         with pytest.raises(StorageError, match="size limit"):
             await store.replace(dataclasses.replace(big, unique_identifier="uid-small"), expected_revision=0)
         assert await store.get("tenant-a", "uid-small") == small
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_custom_structure_too_deep_to_read_back_is_refused(tmp_path: Path) -> None:
+    def nested(depth: int) -> Item:
+        item = Item(0x540001, ItemType.INTEGER, depth)
+        for _ in range(depth):
+            item = Item(0x540002, ItemType.STRUCTURE, (item,))
+        return item
+
+    async def scenario() -> None:
+        store = await SqliteObjectStore.open(tmp_path / "o.db")
+        fine = record("uid-fine", attributes=(custom("x-deep", ItemType.STRUCTURE, (nested(30),)),))
+        await store.insert(fine)
+        assert await store.get("tenant-a", "uid-fine") == fine
+        too_deep = record("uid-deep", attributes=(custom("x-deep", ItemType.STRUCTURE, (nested(70),)),))
+        with pytest.raises(StorageError, match="limits"):
+            await store.insert(too_deep)
+        assert await store.get("tenant-a", "uid-deep") is None
         await store.close()
 
     asyncio.run(scenario())
