@@ -13,6 +13,7 @@ The value is None only in the PARTIAL decoding context: Notify's deleted attribu
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Annotated, Any, TypeAlias
 
 from kmip_server.model.attribute_table import ATTRIBUTES, is_custom_attribute_name
@@ -78,9 +79,16 @@ AttributeValue: TypeAlias = (
 """The Python value of an Attribute Value; which one is given by the attribute's table row."""
 
 
+_decoders: dict[str, Callable[[Item, int], Any]] = {}  # Attribute Name -> value decoder (memo)
+_encoders: dict[str, Callable[[Any, int, Version], Item]] = {}  # Attribute Name -> value encoder
+
+
 @functools.cache
 def _value_codecs() -> dict[str, ValueCodec]:
-    return {name: value_codec(rule.value_type) for name, rule in ATTRIBUTES.items()}
+    codecs = {name: value_codec(rule.value_type) for name, rule in ATTRIBUTES.items()}
+    _decoders.update({name: codec.decode for name, codec in codecs.items()})
+    _encoders.update({name: codec.encode for name, codec in codecs.items()})
+    return codecs
 
 
 def attribute_value_codec(name: str) -> ValueCodec | None:
@@ -89,24 +97,28 @@ def attribute_value_codec(name: str) -> ValueCodec | None:
 
 
 def _decode_value(item: Item, ctx: int, name: Any) -> AttributeValue:
-    if name is None:
-        raise InvalidMessage("Attribute: REQUIRED field Attribute Name missing")
-    codec = _value_codecs().get(name)
-    if codec is None:
+    if not _decoders:
+        _value_codecs()
+    decode = _decoders.get(name)
+    if decode is None:
+        if name is None:
+            raise InvalidMessage("Attribute: REQUIRED field Attribute Name missing")
         if is_custom_attribute_name(name) or not ctx & STRICT:
             return item
         raise InvalidField("Attribute: attribute name not defined by KMIP 1.4")
-    value: AttributeValue = codec.decode(item, ctx)
+    value: AttributeValue = decode(item, ctx)
     return value
 
 
 def _encode_value(value: AttributeValue, tag: int, version: Version, name: str) -> Item:
     if isinstance(value, Item):
         return value if value.tag == tag else make_item(tag, value.type, value.value)
-    codec = _value_codecs().get(name)
-    if codec is None:
+    if not _encoders:
+        _value_codecs()
+    encode = _encoders.get(name)
+    if encode is None:
         raise ModelEncodeError("Attribute: a value for an unknown attribute name must be a raw Item")
-    return codec.encode(value, tag, version)
+    return encode(value, tag, version)
 
 
 @model

@@ -24,8 +24,8 @@ from kmip_server.model.codec import (
     encode_struct,
     model,
 )
-from kmip_server.model.errors import InvalidField, InvalidMessage
-from ttlv.item import Item, ItemType
+from kmip_server.model.errors import InvalidMessage
+from ttlv.item import Item
 from ttlv.kmip14 import (
     AlternativeNameType,
     AttestationType,
@@ -588,16 +588,3 @@ class DerivationParameters:
     derivation_data: Annotated[bytes | None, Tag.DERIVATION_DATA] = field(default=None, repr=False)
     salt: Annotated[bytes | None, Tag.SALT] = None
     iteration_count: Annotated[int | None, Tag.ITERATION_COUNT] = None
-
-
-def item_is_structure(item: Item) -> bool:
-    return item.type is ItemType.STRUCTURE and type(item.value) is tuple
-
-
-def require_selector(selector: Any, where: str, selector_name: str) -> None:
-    if selector is None:
-        raise InvalidMessage(f"{where}: REQUIRED field {selector_name} missing")
-
-
-def wrong_type(where: str) -> InvalidField:
-    return InvalidField(f"{where}: wrong item type")

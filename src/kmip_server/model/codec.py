@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 import types
 import typing
 from collections.abc import Callable
@@ -701,11 +702,17 @@ _compiling: set[type] = set()
 _codecs: dict[type, StructCodec] = {}  # the compiled codecs: a memo, filled on first use
 
 
+_compile_lock = threading.RLock()  # one compilation at a time (the cycle check needs it)
+
+
 def codec_for(cls: type) -> StructCodec:
     """The compiled codec of model class ``cls`` (compiled on first use, then cached)."""
     codec = _codecs.get(cls)
     if codec is None:
-        codec = _codecs[cls] = _compile(cls)
+        with _compile_lock:
+            codec = _codecs.get(cls)
+            if codec is None:
+                codec = _codecs[cls] = _compile(cls)
     return codec
 
 

@@ -70,6 +70,7 @@ __all__ = [
     "decode_response_payload",
     "encode_request",
     "encode_response",
+    "prepare_codecs",
     "request_from_bytes",
     "request_to_bytes",
     "response_from_bytes",
@@ -410,6 +411,33 @@ def encode_response(message: ResponseMessage) -> Item:
     return make_item(
         Tag.RESPONSE_MESSAGE, ItemType.STRUCTURE, codec_for(ResponseMessage).encode(message, version)
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Preparation
+
+
+def prepare_codecs() -> int:
+    """Compile every codec now rather than on first use (a server calls this at start-up so
+    that no request pays for it); returns how many message classes were compiled."""
+    from kmip_server.model.attribute_table import ATTRIBUTES  # noqa: PLC0415
+    from kmip_server.model.attributes import attribute_value_codec  # noqa: PLC0415
+    from kmip_server.model.base import CREDENTIAL_VALUE_TYPES, TRANSPARENT_KEY_TYPES  # noqa: PLC0415
+    from kmip_server.model.objects import MANAGED_OBJECTS  # noqa: PLC0415
+
+    classes: set[type] = {RequestMessage, ResponseMessage}
+    for spec in OPERATIONS.values():
+        classes.add(spec.request)
+        if spec.response is not None:
+            classes.add(spec.response)
+    classes.update(cls for _tag, cls in MANAGED_OBJECTS.values())
+    classes.update(TRANSPARENT_KEY_TYPES.values())
+    classes.update(CREDENTIAL_VALUE_TYPES.values())
+    for cls in classes:
+        codec_for(cls)
+    for name in ATTRIBUTES:
+        attribute_value_codec(name)
+    return len(classes)
 
 
 # --------------------------------------------------------------------------------------------

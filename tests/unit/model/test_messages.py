@@ -416,3 +416,12 @@ def test_query_round_trip_with_repeated_enumerations() -> None:
         )
     )
     assert decode_request(encode_request(message)) == message
+
+
+def test_prepare_codecs_compiles_every_message_class_once() -> None:
+    from kmip_server.model import prepare_codecs  # noqa: PLC0415
+    from kmip_server.model.codec import codec_for  # noqa: PLC0415
+
+    before = codec_for(RequestMessage)
+    assert prepare_codecs() > 90
+    assert codec_for(RequestMessage) is before
