@@ -119,6 +119,9 @@ class ObjectSettings:
     random_number_generator: RNGParameters | None = field(default_factory=lambda: _OS_RNG)
     """Random Number Generator (3.44) of generated keys: the operating system's CSPRNG
     (``os.urandom``), which matches none of the named RNG algorithms: Unspecified."""
+    unique_names: bool = True
+    """Refuse a Create or Register whose Name a live object of the tenant already has (11.2,
+    11.4: Invalid Field). False lets names repeat, as some clients' test suites expect."""
     default_usage_mask: CryptographicUsageMask = (
         CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT
     )
@@ -487,7 +490,10 @@ class TenantObjects:
         return await self._store.find(self.tenant_id, query)
 
     async def name_in_use(self, names: Iterable[str]) -> bool:
-        """Whether a live (not destroyed) object of the tenant already has one of ``names``."""
+        """Whether a live (not destroyed) object of the tenant already has one of ``names``
+        (always False when ``ObjectSettings.unique_names`` is off)."""
+        if not self.settings.unique_names:
+            return False
         for name in names:
             for record in await self._store.find(self.tenant_id, LocateQuery(names=(name,))):
                 if record.state not in DESTROYED_STATES:

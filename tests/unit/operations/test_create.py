@@ -268,3 +268,11 @@ def test_activation_date_in_the_past_creates_an_active_key(tmp_path: Path) -> No
         assert first_value(record.attributes, "Last Change Date") == NOW + 60
 
     run_core(tmp_path, scenario)
+
+
+def test_names_may_repeat_when_configured(tmp_path: Path) -> None:
+    async def scenario(core: Core) -> None:
+        await create_aes(core, name="twice")
+        assert (await core.one(create_item(aes_template(name="twice")))).result_status is ResultStatus.SUCCESS
+
+    run_core(tmp_path, scenario, object_settings=ObjectSettings(unique_names=False))
