@@ -1,7 +1,8 @@
 """The composition root of a Krypton Core: the one place that builds every component from a ``Config``.
 
 Construction, in order (shutdown runs it backwards):
-  storage (one SQLite file: seal records, hierarchy, managed objects)
+  message codecs (compiled once, before any request)
+  -> storage (one SQLite file: seal records, hierarchy, managed objects)
   -> keystores (each ``[keystores.NAME]`` opened once; the seal keystore is one of them)
   -> ``SealController`` (seal records in storage)
   -> ``KeyHierarchy`` (attached with the MasterKey on unseal, detached, every key wiped, on seal)
@@ -42,6 +43,7 @@ from kmip_server.admin import AdminOps, AdminServer
 from kmip_server.config import Config, LogFormat, LoggingConfig, SealModeSetting
 from kmip_server.engine import RequestEngine
 from kmip_server.hierarchy import KeyHierarchy
+from kmip_server.model import prepare_codecs
 from kmip_server.objects import ObjectService
 from kmip_server.storage.objects import ObjectStore
 from kmip_server.storage.sqlite import SqliteStore
@@ -108,6 +110,9 @@ def _build_engine(
 @contextlib.asynccontextmanager
 async def open_core(config: Config) -> AsyncIterator[Core]:
     """Build every component of a Core in the running loop; close them all on exit (sealing first)."""
+    # Compile the message codecs now, so that no client request pays for it.
+    codecs = prepare_codecs()
+    _log.debug("%d message codecs compiled", codecs)
     async with contextlib.AsyncExitStack() as stack:
         storage = config.storage
         storage.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
