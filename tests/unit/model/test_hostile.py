@@ -65,13 +65,13 @@ def leaves() -> st.SearchStrategy[Item]:
     return st.one_of(right, right, right, wrong)
 
 
-def trees() -> st.SearchStrategy[Item]:
+def trees(max_leaves: int = 25) -> st.SearchStrategy[Item]:
     return st.recursive(
         leaves(),
         lambda children: st.builds(
             Item, TAGS, st.just(ItemType.STRUCTURE), st.lists(children, max_size=6).map(tuple)
         ),
-        max_leaves=40,
+        max_leaves=max_leaves,
     )
 
 
@@ -95,7 +95,7 @@ def messages(tag: int, header_tag: int) -> st.SearchStrategy[Item]:
         ),
         version,
         st.integers(0, 3),
-        st.lists(trees(), max_size=2),
+        st.lists(trees(6), max_size=2),
     )
     operation = st.builds(
         Item, st.just(int(Tag.OPERATION)), st.just(ItemType.ENUMERATION), st.integers(0, 0x2C)
@@ -103,7 +103,7 @@ def messages(tag: int, header_tag: int) -> st.SearchStrategy[Item]:
     batch_item = st.builds(
         lambda op, rest: Item(Tag.BATCH_ITEM, ItemType.STRUCTURE, (op, *rest)),
         operation,
-        st.lists(trees(), max_size=4),
+        st.lists(trees(6), max_size=4),
     )
     return st.builds(
         lambda h, items: Item(tag, ItemType.STRUCTURE, (h, *items)),
