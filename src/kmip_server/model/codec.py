@@ -15,12 +15,18 @@ by default the version that introduced its tag), ``NonEmpty()`` (a repeated fiel
 spec REQUIRES at least once), ``Partial()`` (decode the subtree allowing REQUIRED fields to be
 absent: Locate's match templates and Notify's deleted attributes), ``DependsOn`` (the value's
 type is chosen by another field: Attribute Value by Attribute Name, payload by Operation, Key
-Value by Key Format Type, Credential Value by Credential Type) and ``OneOf`` (the item's tag
-chooses the type: the managed object of Register/Get/Put/Import/Export).
+Value by Key Format Type, Credential Value by Credential Type), ``OneOf`` (the item's tag
+chooses the type: the managed object of Register/Get/Put/Import/Export), ``Custom`` (a
+hand-written converter: Key Material's bytes-or-structure, Operation) and ``Interned()`` (a
+text field whose Items are worth reusing: Attribute Name).
 
 Invariants:
 - Each class is compiled once, on first use, into a decoder and an encoder generated as
   straight-line Python (no per-field interpretation at run time); the result is cached.
+  Encoders reuse the (immutable) Items of values that repeat: every Enumeration and Boolean,
+  the first 64 Integers, masks and interned texts of each field; never Byte Strings.
+- Decoded values are of the exact Python type of their field; an int subclass (an IntEnum in
+  a hand-built Item) is accepted as an int, a bool is not.
 - Decoding accepts fields in any order (section 9.1.1.4 orders them, but accepting more costs
   nothing and helps interoperability); encoding always writes the spec order, which is the
   order of the dataclass fields.
