@@ -373,3 +373,43 @@ def test_serve_core_with_shamir_shares(tmp_path: Path) -> None:
         code = core.wait(timeout=60)
         log.close()
     assert code == 0, (tmp_path / "core.err").read_text()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_serve_core_workers_each_unsealed(tmp_path: Path) -> None:
+    """Two worker processes on one port: each holds its own seal state and its own admin socket;
+    the command line reaches both (the handler factory and the Config pickle into each worker)."""
+    ensure_dev_pki(tmp_path / "pki", trust_domain="it.openkcm", clients=[])
+    config = tmp_path / "core.toml"
+    config.write_text(CORE_TOML.format(port=_free_port()))
+    target = ["--config", str(config)]
+    log = (tmp_path / "core.err").open("wb")
+    core = subprocess.Popen(
+        [*OPENKCM, "serve", "core", *target],
+        stdout=log,
+        stderr=log,
+        env={**os.environ, "OPENKCM_SERVER__WORKERS": "2"},
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while openkcm("status", *target).stdout.count("uninitialized") < 2:
+            assert core.poll() is None, (tmp_path / "core.err").read_text()
+            assert time.monotonic() < deadline, "two workers did not open their admin sockets"
+            time.sleep(0.3)
+        init = openkcm("init", "-m", "1", "-n", "2", *target)
+        assert init.returncode == EXIT_OK, init.stderr
+        share = next(line.strip() for line in init.stdout.splitlines() if len(line.split()) == SHARE_WORDS)
+        unseal = openkcm("unseal", *target, stdin=share + "\n")
+        assert unseal.returncode == EXIT_OK, unseal.stderr
+        assert unseal.stdout.count("unsealed") == 2
+        status = openkcm("status", *target)
+        assert status.returncode == EXIT_OK
+        assert status.stdout.count(": unsealed;") == 2
+        sealed = openkcm("seal", *target)
+        assert sealed.stdout.count(": sealed;") == 2
+    finally:
+        core.send_signal(signal.SIGTERM)
+        code = core.wait(timeout=90)
+        log.close()
+    assert code == 0, (tmp_path / "core.err").read_text()
