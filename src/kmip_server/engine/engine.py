@@ -47,8 +47,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -227,23 +227,33 @@ class RequestEngine:
     async def handle(self, message: bytes, peer: Identity) -> bytes | None:
         """Answer one request message (see the module docstring). Never raises but for cancellation."""
         now = int(self._clock())
-        correlation = uuid.uuid4().hex
+        correlation = secrets.token_hex(16)
         try:
             item = ttlv.decode(message, self._settings.limits)
         except ttlv.DecodeError as exc:
             log.info("request is not valid TTLV [correlation %s]: %s", correlation, exc)
             return self._message_failure(
-                _NEWEST, "message is not valid TTLV or exceeds a limit", now, correlation
+                peer,
+                _NEWEST,
+                "message is not valid TTLV or exceeds a limit",
+                now=now,
+                correlation=correlation,
             )
         version = _peek_version(item)
         if _count_batch_items(item) > self._settings.max_batch_items:
             return self._message_failure(
-                version, f"more than {self._settings.max_batch_items} batch items", now, correlation
+                peer,
+                version,
+                f"more than {self._settings.max_batch_items} batch items",
+                now=now,
+                correlation=correlation,
             )
         try:
             decoded = decode_request_batch(item)
         except ModelError as exc:
-            return self._message_failure(version, exc.message, now, correlation, exc.result_reason)
+            return self._message_failure(
+                peer, version, exc.message, now=now, correlation=correlation, reason=exc.result_reason
+            )
 
         header = decoded.header
         version = _response_version(header.protocol_version.version)
@@ -422,16 +432,21 @@ class RequestEngine:
 
     def _message_failure(
         self,
+        peer: Identity,
         version: Version,
         message: str,
+        *,
         now: int,
         correlation: str,
         reason: ResultReason = ResultReason.INVALID_MESSAGE,
     ) -> bytes:
-        """A response to a message that could not be read: one batch item without Operation (11.1)."""
+        """A response to a message that could not be read: one batch item without Operation (11.1).
+        Audited like any answered item (operation unknown)."""
         item = ResponseBatchItem(
             result_status=ResultStatus.OPERATION_FAILED, result_reason=reason, result_message=message
         )
+        if self._audit is not None:
+            self._audit(AuditEvent(peer, None, None, item.result_status, reason, correlation))
         return self._encode(
             ResponseMessage(
                 response_header=self._header(version, now, correlation, None, 1), batch_items=(item,)

@@ -208,3 +208,36 @@ def test_get_attributes_is_not_mine_to_serve_yet(tmp_path: Path) -> None:
             assert answer.result_reason is ResultReason.OPERATION_NOT_SUPPORTED
 
     run_core(tmp_path, scenario)
+
+
+def test_a_tenant_whose_chain_is_cut_is_refused(tmp_path: Path) -> None:
+    """A tenant never linked, and one unlinked (the kill-switch): Permission Denied, no material."""
+
+    async def scenario(core: Core) -> None:
+        stranger = await core.one(create_item(), tenant("tenant-never-linked"))
+        assert stranger.result_reason is ResultReason.PERMISSION_DENIED
+        key = await create_aes(core, tenant("tenant-b"))
+        await core.hierarchy.unlink_tenant("tenant-b")
+        cut = await core.one(
+            batch_item(Operation.GET, GetRequestPayload(unique_identifier=key)), tenant("tenant-b")
+        )
+        assert cut.result_status is ResultStatus.OPERATION_FAILED
+        assert cut.result_reason is ResultReason.PERMISSION_DENIED
+        assert (
+            await core.one(create_item(), tenant("tenant-b"))
+        ).result_reason is ResultReason.PERMISSION_DENIED
+        # The other tenant is untouched.
+        assert (await core.one(create_item(), tenant("tenant-a"))).result_status is ResultStatus.SUCCESS
+
+    run_core(tmp_path, scenario)
+
+
+def test_message_level_failures_are_audited(tmp_path: Path) -> None:
+    async def scenario(core: Core) -> None:
+        await core.send_bytes(b"not ttlv at all", UNKNOWN)
+        (event,) = core.audit
+        assert event.identity is UNKNOWN
+        assert event.operation is None
+        assert event.result_reason is ResultReason.INVALID_MESSAGE
+
+    run_core(tmp_path, scenario)
