@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 import ttlv
 from kmip_server.errors import (
     ConcurrentModification,
-    FeatureNotSupported,
     InvalidField,
     ItemNotFound,
     KeyValueNotPresent,
@@ -221,7 +220,7 @@ def presented_attributes(record: ObjectRecord, version: Version = (1, 4)) -> tup
         Attribute(name="Unique Identifier", value=record.unique_identifier),
         Attribute(name="Object Type", value=record.object_type),
     ]
-    if "State" in ATTRIBUTES and record.object_type in ATTRIBUTES["State"].applies_to:
+    if record.object_type in ATTRIBUTES["State"].applies_to:  # not Opaque Objects (3.22)
         result.append(Attribute(name="State", value=record.state))
     seen: dict[str, int] = {}
     for attribute in record.attributes:
@@ -518,8 +517,6 @@ class TenantObjects:
         self, managed_object: ManagedObject, attributes: tuple[Attribute, ...], state: State
     ) -> ObjectRecord:
         """Store a new object owned by this service, its material wrapped under the service's L3."""
-        if isinstance(managed_object, Item):  # pragma: no cover - the model never gives one
-            raise FeatureNotSupported
         unique_identifier = str(uuid.uuid4())
         plain = _object_bytes(managed_object)
         blob = await self._hierarchy.wrap_l4_async(self.tenant_id, self.service, unique_identifier, plain)
