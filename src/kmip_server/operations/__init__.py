@@ -13,12 +13,20 @@ from types import MappingProxyType
 
 from kmip_server.operations import (
     activate,
+    add_attribute,
+    check,
     create,
+    delete_attribute,
     destroy,
     discover_versions,
     get,
+    get_attribute_list,
+    get_attributes,
+    locate,
+    modify_attribute,
     query,
     register,
+    rekey,
     revoke,
 )
 from kmip_server.operations.context import (
@@ -51,6 +59,14 @@ REGISTRY: Mapping[Operation, HandlerSpec] = MappingProxyType(
             destroy.SPEC,
             query.SPEC,
             discover_versions.SPEC,
+            rekey.SPEC,
+            locate.SPEC,
+            check.SPEC,
+            get_attributes.SPEC,
+            get_attribute_list.SPEC,
+            add_attribute.SPEC,
+            modify_attribute.SPEC,
+            delete_attribute.SPEC,
         )
     }
 )
