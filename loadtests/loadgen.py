@@ -1,0 +1,701 @@
+"""A closed-loop KMIP load generator over persistent mutual-TLS connections.
+
+One generator drives every server the benchmarks compare, with the same request bytes:
+
+- ``create_aes256_request`` / ``get_request`` build KMIP request messages once, before any
+  timing (KMIP 1.2 by default: the version PyKMIP's client sends; the Create carries exactly the
+  template ``ProxyKmipClient.create(AES, 256)`` sends).
+- ``run_load`` opens ``connections`` TLS connections spread over ``processes`` client processes
+  (multiprocessing "spawn", each on its own uvloop event loop when uvloop is installed). Every
+  connection sends its request, waits for the whole response, checks it and sends again at once
+  (closed loop), from the "go" signal until the end of the warm-up plus the measured window.
+- Only responses that arrive inside the measured window count: throughput is successful
+  responses in the window divided by its length; latency is taken per request at the client
+  (``time.perf_counter_ns`` from just before the write to the arrival of the last byte).
+
+The hot path is callbacks only (``asyncio.Protocol``): the response is framed by reading its
+8-byte header, then its body, and the next request is written from inside ``data_received``,
+with no task switch or future per request. A response is checked by its Operation and Result
+Status items (``fast_result``); ``read_response`` decodes a whole message for the one-off
+checks made before any timing.
+
+Invariants:
+- Every wait is bounded: connecting and the TLS handshake (``connect_timeout``), one response
+  (``response_timeout``: a connection still waiting then is aborted and counted as an error),
+  the client processes as a whole (they are terminated, then killed, if they overrun).
+- A response that is not Success, not the expected operation, malformed, or more than one
+  message at once (a closed loop has one request in flight) is an error; errors are counted,
+  never silently retried. A connection lost early is an error and stops that connection.
+- Statistics (``summarize``) are pure functions of the samples, tested without a network.
+- Loopback or not is the caller's choice; the benchmark passes 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import functools
+import multiprocessing
+import multiprocessing.connection
+import os
+import ssl
+import struct
+import time
+import typing
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ttlv import Item, ItemType, decode, encode
+from ttlv.kmip14 import (
+    CryptographicAlgorithm,
+    CryptographicUsageMask,
+    ObjectType,
+    Operation,
+    ResultStatus,
+    Tag,
+)
+
+__all__ = [
+    "KMIP_1_2",
+    "CellStats",
+    "LoadResult",
+    "LoadSpec",
+    "ResponseSummary",
+    "TlsTarget",
+    "TlsVersion",
+    "create_aes256_request",
+    "discover_versions_request",
+    "fast_result",
+    "get_request",
+    "percentile",
+    "read_response",
+    "round_trip",
+    "run_load",
+    "split_connections",
+    "summarize",
+]
+
+KMIP_1_2 = (1, 2)
+HEADER_SIZE = 8  # tag (3) + type (1) + length (4)
+MAX_RESPONSE_SIZE = 1 << 20  # bytes; our responses are a few hundred
+ERROR_SAMPLES = 5  # distinct error descriptions each process reports
+CONNECT_CONCURRENCY = 8  # handshakes in progress at once (PyKMIP's listen backlog is 5)
+CONNECT_RETRY_DELAY = 0.05  # seconds between attempts while a server refuses connections
+PROCESS_START_TIMEOUT = 60.0  # seconds for the client processes to import and connect
+PROCESS_EXIT_MARGIN = 15.0  # seconds beyond the run for a client process to report
+_ITEM = struct.Struct(">I")
+
+
+class TlsVersion(enum.IntEnum):
+    """The highest TLS version the client offers (both servers speak TLS 1.2)."""
+
+    TLS1_2 = 2
+    TLS1_3 = 3
+
+
+_SSL_VERSIONS = {TlsVersion.TLS1_2: ssl.TLSVersion.TLSv1_2, TlsVersion.TLS1_3: ssl.TLSVersion.TLSv1_3}
+
+
+@dataclass(frozen=True, slots=True)
+class TlsTarget:
+    """A KMIP server and the client credentials to reach it (picklable: crosses the spawn)."""
+
+    host: str
+    port: int
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    server_hostname: str = "localhost"  # checked against the server certificate
+    max_tls: TlsVersion = TlsVersion.TLS1_2
+
+    def context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.maximum_version = _SSL_VERSIONS[self.max_tls]
+        context.load_verify_locations(cafile=str(self.ca_file))
+        context.load_cert_chain(str(self.cert_file), str(self.key_file))
+        return context
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+def _structure(tag: int, *children: Item) -> Item:
+    return Item(tag, ItemType.STRUCTURE, children)
+
+
+def _enum(tag: int, value: int) -> Item:
+    return Item(tag, ItemType.ENUMERATION, int(value))
+
+
+def _integer(tag: int, value: int) -> Item:
+    return Item(tag, ItemType.INTEGER, int(value))
+
+
+def _attribute(name: str, value: Item) -> Item:
+    return _structure(Tag.ATTRIBUTE, Item(Tag.ATTRIBUTE_NAME, ItemType.TEXT_STRING, name), value)
+
+
+def _request(operation: Operation, payload: tuple[Item, ...], version: tuple[int, int]) -> bytes:
+    header = _structure(
+        Tag.REQUEST_HEADER,
+        _structure(
+            Tag.PROTOCOL_VERSION,
+            _integer(Tag.PROTOCOL_VERSION_MAJOR, version[0]),
+            _integer(Tag.PROTOCOL_VERSION_MINOR, version[1]),
+        ),
+        _integer(Tag.BATCH_COUNT, 1),
+    )
+    batch_item = _structure(
+        Tag.BATCH_ITEM, _enum(Tag.OPERATION, operation), _structure(Tag.REQUEST_PAYLOAD, *payload)
+    )
+    return encode(_structure(Tag.REQUEST_MESSAGE, header, batch_item))
+
+
+def create_aes256_request(version: tuple[int, int] = KMIP_1_2) -> bytes:
+    """Create of a 256-bit AES key for Encrypt and Decrypt, no Name (so every Create succeeds)."""
+    usage = CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT
+    template = _structure(
+        Tag.TEMPLATE_ATTRIBUTE,
+        _attribute("Cryptographic Algorithm", _enum(Tag.ATTRIBUTE_VALUE, CryptographicAlgorithm.AES)),
+        _attribute("Cryptographic Length", _integer(Tag.ATTRIBUTE_VALUE, 256)),
+        _attribute("Cryptographic Usage Mask", _integer(Tag.ATTRIBUTE_VALUE, usage)),
+    )
+    return _request(Operation.CREATE, (_enum(Tag.OBJECT_TYPE, ObjectType.SYMMETRIC_KEY), template), version)
+
+
+def discover_versions_request(version: tuple[int, int] = KMIP_1_2) -> bytes:
+    """Discover Versions with an empty payload: answers without touching any object."""
+    return _request(Operation.DISCOVER_VERSIONS, (), version)
+
+
+def get_request(unique_identifier: str, version: tuple[int, int] = KMIP_1_2) -> bytes:
+    """Get of one object in the server's default format."""
+    uid = Item(Tag.UNIQUE_IDENTIFIER, ItemType.TEXT_STRING, unique_identifier)
+    return _request(Operation.GET, (uid,), version)
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+_OPERATION_HEADER = Tag.OPERATION.to_bytes(3, "big") + bytes([ItemType.ENUMERATION]) + _ITEM.pack(4)
+_STATUS_HEADER = Tag.RESULT_STATUS.to_bytes(3, "big") + bytes([ItemType.ENUMERATION]) + _ITEM.pack(4)
+_MESSAGE_HEADER = Tag.RESPONSE_MESSAGE.to_bytes(3, "big") + bytes([ItemType.STRUCTURE])
+
+
+def fast_result(message: bytes, operation: int) -> str | None:
+    """None when ``message`` is a response for ``operation`` with Result Status Success, else
+    what is wrong. Finds the items by their 8-byte headers: the response header before them
+    holds only a version, a time stamp and a count, whose bytes cannot form these headers at
+    the 8-byte boundaries every item starts on."""
+    if not message.startswith(_MESSAGE_HEADER):
+        return "not a Response Message"
+    at = message.find(_OPERATION_HEADER)
+    while at >= 0 and at % 8:
+        at = message.find(_OPERATION_HEADER, at + 1)
+    if at < 0:
+        return "no Operation in the response"
+    if _ITEM.unpack_from(message, at + 8)[0] != operation:
+        return "response for another operation"
+    at = message.find(_STATUS_HEADER, at + 16)
+    if at < 0:
+        return "no Result Status in the response"
+    status = _ITEM.unpack_from(message, at + 8)[0]
+    if status != ResultStatus.SUCCESS:
+        return "Result Status " + (
+            ResultStatus(status).name if status in ResultStatus._value2member_map_ else str(status)
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSummary:
+    """What the one-off checks need from a whole response with one batch item."""
+
+    protocol_version: tuple[int, int]
+    operation: int
+    result_status: int
+    result_reason: int | None
+    result_message: str | None
+    unique_identifier: str | None
+    key_material_length: int | None  # of a Get's Raw / Transparent key bytes
+
+
+def _first(item: Item, tag: int) -> Item | None:
+    """The first item with ``tag`` anywhere below ``item`` (depth first)."""
+    for child in item.children:
+        if child.tag == tag:
+            return child
+        found = _first(child, tag)
+        if found is not None:
+            return found
+    return None
+
+
+def read_response(message: bytes) -> ResponseSummary:
+    """Decode a whole response message (``ttlv.DecodeError`` when it is not TTLV)."""
+    root = decode(message)
+    if root.tag != Tag.RESPONSE_MESSAGE:
+        raise ValueError("not a Response Message")
+    header = root.find(Tag.RESPONSE_HEADER)
+    version = None if header is None else header.find(Tag.PROTOCOL_VERSION)
+    batch = root.find(Tag.BATCH_ITEM)
+    if version is None or batch is None:
+        raise ValueError("a response without a version or a batch item")
+
+    def value(parent: Item | None, tag: int) -> Any:
+        child = None if parent is None else parent.find(tag)
+        return None if child is None else child.value
+
+    payload = batch.find(Tag.RESPONSE_PAYLOAD)
+    material = None if payload is None else _first(payload, Tag.KEY_MATERIAL)
+    material_length = None
+    if material is not None:
+        if isinstance(material.value, bytes):
+            material_length = len(material.value)
+        else:  # Transparent Symmetric Key: a structure holding Key
+            key = material.find(Tag.KEY)
+            material_length = len(key.value) if key is not None and isinstance(key.value, bytes) else None
+    return ResponseSummary(
+        protocol_version=(
+            value(version, Tag.PROTOCOL_VERSION_MAJOR),
+            value(version, Tag.PROTOCOL_VERSION_MINOR),
+        ),
+        operation=value(batch, Tag.OPERATION),
+        result_status=value(batch, Tag.RESULT_STATUS),
+        result_reason=value(batch, Tag.RESULT_REASON),
+        result_message=value(batch, Tag.RESULT_MESSAGE),
+        unique_identifier=value(payload, Tag.UNIQUE_IDENTIFIER),
+        key_material_length=material_length,
+    )
+
+
+def _read_exactly(sock: ssl.SSLSocket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            raise ConnectionError("the server closed the connection inside a response")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def round_trip(target: TlsTarget, request: bytes, timeout: float = 10.0) -> bytes:
+    """One request on a fresh blocking TLS connection: the whole response message (the 8-byte
+    header, then its body). For set-up and readiness checks, not for load."""
+    import socket  # noqa: PLC0415 (only the blocking helpers use it)
+
+    context = target.context()
+    with (
+        socket.create_connection((target.host, target.port), timeout=timeout) as raw,
+        context.wrap_socket(raw, server_hostname=target.server_hostname) as sock,
+    ):
+        sock.sendall(request)
+        header = _read_exactly(sock, HEADER_SIZE)
+        length = _ITEM.unpack_from(header, 4)[0]
+        if length > MAX_RESPONSE_SIZE:
+            raise ValueError("response larger than MAX_RESPONSE_SIZE")
+        return header + _read_exactly(sock, length)
+
+
+# -- statistics ------------------------------------------------------------------------------
+
+
+def percentile(ordered: Sequence[int], fraction: float) -> int:
+    """Nearest-rank percentile of an ascending sequence: the smallest value with at least
+    ``fraction`` of the samples at or below it."""
+    if not ordered:
+        raise ValueError("no samples")
+    if not 0 < fraction <= 1:
+        raise ValueError("fraction must be in (0, 1]")
+    rank = -(-len(ordered) * fraction // 1)  # ceil without floats drifting past an exact rank
+    return ordered[max(0, int(rank) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class CellStats:
+    """One measured cell: successful responses in the window and their latency."""
+
+    requests: int  # successful responses that arrived inside the window
+    errors: int  # failed responses, lost connections and timeouts (warm-up included)
+    seconds: float  # length of the window
+    ops_per_second: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+def summarize(latencies_ns: Sequence[int], errors: int, seconds: float) -> CellStats:
+    """Throughput and latency percentiles of one window (latencies in nanoseconds)."""
+    if seconds <= 0:
+        raise ValueError("the window must have a positive length")
+    ordered = sorted(latencies_ns)
+    if not ordered:
+        nan = float("nan")
+        return CellStats(0, errors, seconds, 0.0, nan, nan, nan)
+    return CellStats(
+        requests=len(ordered),
+        errors=errors,
+        seconds=seconds,
+        ops_per_second=len(ordered) / seconds,
+        p50_ms=percentile(ordered, 0.50) / 1e6,
+        p99_ms=percentile(ordered, 0.99) / 1e6,
+        max_ms=ordered[-1] / 1e6,
+    )
+
+
+def split_connections(connections: int, processes: int) -> list[int]:
+    """Connections per client process, as even as possible, no process without one."""
+    if connections < 1 or processes < 1:
+        raise ValueError("need at least one connection and one process")
+    processes = min(processes, connections)
+    base, extra = divmod(connections, processes)
+    return [base + (1 if index < extra else 0) for index in range(processes)]
+
+
+# -- the closed loop (inside a client process) ---------------------------------------------------
+
+
+class _Window:
+    """What one process's connections share: the clock bounds and the samples."""
+
+    __slots__ = ("done", "error_samples", "errors", "latencies", "open", "sent", "t_end", "t_start")
+
+    def __init__(self) -> None:
+        self.latencies = array("q")
+        self.errors = 0
+        self.error_samples: dict[str, int] = {}
+        self.sent = 0
+        self.t_start = 0
+        self.t_end = 0
+        self.open = 0  # connections still looping
+        self.done: asyncio.Future[None] | None = None
+
+    def error(self, what: str) -> None:
+        self.errors += 1
+        if what in self.error_samples or len(self.error_samples) < ERROR_SAMPLES:
+            self.error_samples[what] = self.error_samples.get(what, 0) + 1
+
+    def finished_one(self) -> None:
+        self.open -= 1
+        if self.open == 0 and self.done is not None and not self.done.done():
+            self.done.set_result(None)
+
+
+class _ClosedLoop(asyncio.Protocol):
+    """One connection: send, wait for the whole response, check it, send again."""
+
+    def __init__(self, request: bytes, operation: int, window: _Window) -> None:
+        self._request = request
+        self._operation = operation
+        self._window = window
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._expected = 0  # bytes of the message being read (0: waiting for a header)
+        self._sent_at = 0
+        self._looping = False
+        self.lost: BaseException | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's TLS transport is duck-typed, not an ``asyncio.Transport`` subclass.
+        self._transport = typing.cast(asyncio.Transport, transport)
+
+    def start(self) -> None:
+        self._looping = True
+        self._send()
+
+    def _send(self) -> None:
+        assert self._transport is not None
+        self._window.sent += 1
+        self._sent_at = time.perf_counter_ns()
+        self._transport.write(self._request)
+
+    def _stop(self) -> None:
+        if self._looping:
+            self._looping = False
+            self._window.finished_one()
+
+    def abort(self, why: str) -> None:
+        """Give up on this connection (no response in time)."""
+        if self._looping:
+            self._window.error(why)
+            self._stop()
+        if self._transport is not None:
+            self._transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter_ns()
+        buffer = self._buffer
+        buffer += data
+        if self._expected == 0:
+            if len(buffer) < HEADER_SIZE:
+                return
+            length = _ITEM.unpack_from(buffer, 4)[0]
+            if length > MAX_RESPONSE_SIZE:
+                self._fail("response larger than MAX_RESPONSE_SIZE")
+                return
+            self._expected = HEADER_SIZE + length
+        if len(buffer) < self._expected:
+            return
+        if len(buffer) > self._expected:
+            self._fail("bytes beyond the one response expected")
+            return
+        message = bytes(buffer)
+        buffer.clear()
+        self._expected = 0
+        if not self._looping:
+            return
+        window = self._window
+        problem = fast_result(message, self._operation)
+        if problem is not None:
+            window.error(problem)
+        elif window.t_start <= now < window.t_end:
+            window.latencies.append(now - self._sent_at)
+        if now < window.t_end:
+            self._send()
+        else:
+            self._stop()
+
+    def _fail(self, why: str) -> None:
+        self._window.error(why)
+        self._stop()
+        if self._transport is not None:
+            self._transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._looping:
+            self._window.error(f"connection lost: {type(exc).__name__ if exc else 'closed by the server'}")
+            self._stop()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSpec:
+    """One cell: where, what, how many connections over how many processes, for how long."""
+
+    target: TlsTarget
+    request: bytes = field(repr=False)
+    operation: int  # the Operation every response must echo
+    connections: int
+    processes: int
+    warmup: float  # seconds
+    duration: float  # seconds of measurement after the warm-up
+    connect_timeout: float = 15.0
+    response_timeout: float = 10.0  # beyond the window, for the last responses
+
+
+def _same(protocol: _ClosedLoop) -> _ClosedLoop:
+    return protocol
+
+
+async def _connect(
+    loop: asyncio.AbstractEventLoop, spec: LoadSpec, context: ssl.SSLContext, window: _Window
+) -> _ClosedLoop:
+    deadline = time.monotonic() + spec.connect_timeout
+    while True:
+        protocol = _ClosedLoop(spec.request, spec.operation, window)
+        remaining = deadline - time.monotonic()
+        try:
+            await asyncio.wait_for(
+                loop.create_connection(
+                    functools.partial(_same, protocol),
+                    spec.target.host,
+                    spec.target.port,
+                    ssl=context,
+                    server_hostname=spec.target.server_hostname,
+                ),
+                timeout=max(remaining, 0.001),
+            )
+        except (ConnectionRefusedError, ConnectionResetError):
+            if time.monotonic() + CONNECT_RETRY_DELAY >= deadline:
+                raise
+            await asyncio.sleep(CONNECT_RETRY_DELAY)
+        else:
+            return protocol
+
+
+async def _connect_all(spec: LoadSpec, count: int, window: _Window) -> list[_ClosedLoop]:
+    loop = asyncio.get_running_loop()
+    context = spec.target.context()
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one() -> _ClosedLoop:
+        async with gate:
+            return await _connect(loop, spec, context, window)
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one()) for _ in range(count)]
+    return [task.result() for task in tasks]
+
+
+async def _measure(spec: LoadSpec, connections: list[_ClosedLoop], window: _Window) -> None:
+    loop = asyncio.get_running_loop()
+    window.done = loop.create_future()
+    go = time.perf_counter_ns()
+    window.t_start = go + int(spec.warmup * 1e9)
+    window.t_end = window.t_start + int(spec.duration * 1e9)
+    window.open = len(connections)
+    for connection in connections:
+        connection.start()
+    limit = spec.warmup + spec.duration + spec.response_timeout
+    try:
+        await asyncio.wait_for(asyncio.shield(window.done), timeout=limit)
+    except TimeoutError:
+        for connection in connections:
+            connection.abort(f"no response within {spec.response_timeout:g} s after the window")
+
+
+async def _close_all(connections: list[_ClosedLoop]) -> None:
+    for connection in connections:
+        if connection._transport is not None and not connection.closed:
+            connection._transport.close()
+    deadline = time.monotonic() + 2.0
+    while any(not c.closed for c in connections) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    for connection in connections:
+        if connection._transport is not None and not connection.closed:
+            connection._transport.abort()
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop  # noqa: PLC0415 (optional)
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def _client_process(spec: LoadSpec, count: int, pipe: multiprocessing.connection.Connection) -> None:
+    """Entry point of a client process: connect, report ready, wait for go, loop, report."""
+    loop = _new_loop()
+    window = _Window()
+    connections: list[_ClosedLoop] = []
+    try:
+        try:
+            connections = loop.run_until_complete(_connect_all(spec, count, window))
+        except BaseException as exc:  # reported to the parent, which fails the cell
+            pipe.send(("failed", f"connecting: {type(exc).__name__}: {exc}"))
+            return
+        first = connections[0]._transport
+        ssl_object = None if first is None else first.get_extra_info("ssl_object")
+        tls = "?" if ssl_object is None else f"{ssl_object.version()} {ssl_object.cipher()[0]}"
+        pipe.send(("ready", tls, loop.__class__.__module__.split(".")[0]))
+        if pipe.recv() != "go":
+            return
+        cpu_before = time.process_time()
+        loop.run_until_complete(_measure(spec, connections, window))
+        cpu = time.process_time() - cpu_before
+        pipe.send(
+            (
+                "result",
+                window.latencies.tobytes(),
+                window.errors,
+                dict(window.error_samples),
+                window.sent,
+                cpu,
+            )
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(_close_all(connections))
+        loop.close()
+        pipe.close()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    stats: CellStats
+    requests_sent: int  # warm-up and window, every connection
+    error_samples: dict[str, int]
+    client_cpu_seconds: float  # all client processes, from go to their last response
+    tls: str  # negotiated version and cipher (first connection)
+    event_loop: str  # "uvloop" or "asyncio"
+    processes: int
+
+
+def _stop_processes(processes: list[multiprocessing.process.BaseProcess]) -> None:
+    for process in processes:
+        process.join(timeout=5.0)
+        if process.is_alive():
+            process.terminate()
+            process.join(timeout=2.0)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def run_load(spec: LoadSpec, on_window: Callable[[], None] | None = None) -> LoadResult:
+    """Run one cell in fresh client processes; every process is gone when this returns.
+
+    ``on_window`` is called about when the window opens and again when it closes (the caller
+    samples the server's CPU time there)."""
+    context = multiprocessing.get_context("spawn")
+    shares = split_connections(spec.connections, spec.processes)
+    processes: list[multiprocessing.process.BaseProcess] = []
+    pipes: list[multiprocessing.connection.Connection] = []
+    try:
+        for count in shares:
+            parent_end, child_end = context.Pipe()
+            process = context.Process(target=_client_process, args=(spec, count, child_end), daemon=True)
+            process.start()
+            child_end.close()
+            processes.append(process)
+            pipes.append(parent_end)
+        tls, loop_name = "?", "?"
+        start_deadline = time.monotonic() + PROCESS_START_TIMEOUT + spec.connect_timeout
+        for pipe in pipes:
+            if not pipe.poll(max(0.0, start_deadline - time.monotonic())):
+                raise TimeoutError("a client process did not connect in time")
+            message = pipe.recv()
+            if message[0] != "ready":
+                raise ConnectionError(message[1])
+            tls, loop_name = message[1], message[2]
+        for pipe in pipes:
+            pipe.send("go")
+        if on_window is not None:
+            time.sleep(spec.warmup)
+            on_window()
+            time.sleep(spec.duration)
+            on_window()
+        latencies = array("q")
+        errors, sent, cpu = 0, 0, 0.0
+        samples: dict[str, int] = {}
+        end_deadline = time.monotonic() + spec.warmup + spec.duration + spec.response_timeout
+        end_deadline += PROCESS_EXIT_MARGIN
+        for pipe in pipes:
+            if not pipe.poll(max(0.0, end_deadline - time.monotonic())):
+                raise TimeoutError("a client process did not report in time")
+            kind, raw, process_errors, process_samples, process_sent, process_cpu = pipe.recv()
+            assert kind == "result"
+            latencies.frombytes(raw)
+            errors += process_errors
+            sent += process_sent
+            cpu += process_cpu
+            for what, times in process_samples.items():
+                samples[what] = samples.get(what, 0) + times
+        return LoadResult(
+            stats=summarize(latencies, errors, spec.duration),
+            requests_sent=sent,
+            error_samples=samples,
+            client_cpu_seconds=cpu,
+            tls=tls,
+            event_loop=loop_name,
+            processes=len(shares),
+        )
+    finally:
+        for pipe in pipes:
+            pipe.close()
+        _stop_processes(processes)
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
