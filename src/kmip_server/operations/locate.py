@@ -154,7 +154,10 @@ def _usage_limits_test(wanted: UsageLimits) -> Test:
         for have in values.get("Usage Limits", ()):
             if not isinstance(have, UsageLimits):
                 continue
-            if not _at_least(wanted.usage_limits_count, have.usage_limits_count):
+            count = have.usage_limits_count
+            if count is None:  # nothing allocated yet: all of the Total remains (3.21)
+                count = have.usage_limits_total
+            if not _at_least(wanted.usage_limits_count, count):
                 continue
             if not _at_least(wanted.usage_limits_total, have.usage_limits_total):
                 continue

@@ -1,0 +1,74 @@
+"""An object store with a competing writer, for the optimistic-concurrency paths.
+
+``RacingStore`` wraps a real store and, before each of its next ``races`` replaces, lets
+``competitor`` change the same record through the wrapped store, exactly as another request
+(or another Core) would between our read and our write. Not a mock: every call reaches the
+wrapped store."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+from kmip_server.model import CapabilityInformation
+from kmip_server.objects import ObjectSettings, TenantObjects, UndoJournal
+from kmip_server.operations import OperationContext, ServerInfo
+from kmip_server.storage.objects import LocateQuery, ObjectRecord, ObjectStore
+from tests.unit.engine.support import NOW, Core, tenant
+
+__all__ = ["RacingStore", "racing_context", "with_attributes"]
+
+
+class RacingStore(ObjectStore):
+    def __init__(
+        self, inner: ObjectStore, competitor: Callable[[ObjectRecord], ObjectRecord], races: int
+    ) -> None:
+        self.inner = inner
+        self.competitor = competitor
+        self.races = races
+        self.replaces = 0
+
+    async def insert(self, record: ObjectRecord) -> None:
+        await self.inner.insert(record)
+
+    async def get(self, tenant_id: str, unique_identifier: str) -> ObjectRecord | None:
+        return await self.inner.get(tenant_id, unique_identifier)
+
+    async def replace(self, record: ObjectRecord, *, expected_revision: int) -> ObjectRecord:
+        self.replaces += 1
+        if self.races > 0:
+            self.races -= 1
+            current = await self.inner.get(record.tenant_id, record.unique_identifier)
+            assert current is not None
+            await self.inner.replace(self.competitor(current), expected_revision=current.revision)
+        return await self.inner.replace(record, expected_revision=expected_revision)
+
+    async def delete(self, tenant_id: str, unique_identifier: str) -> None:
+        await self.inner.delete(tenant_id, unique_identifier)
+
+    async def find(self, tenant_id: str, query: LocateQuery) -> Sequence[ObjectRecord]:
+        return await self.inner.find(tenant_id, query)
+
+
+def racing_context(core: Core, store: RacingStore) -> OperationContext:
+    """A request context of tenant-a whose objects live in ``store``."""
+    objects = TenantObjects(
+        store, core.hierarchy, ObjectSettings(), tenant_id="tenant-a", service="svc", journal=UndoJournal()
+    )
+    server = ServerInfo(
+        vendor_identification="test",
+        server_information=None,
+        operations=(),
+        object_types=(),
+        versions=((1, 4),),
+        profiles=(),
+        capabilities=CapabilityInformation(),
+        rng_parameters=(),
+    )
+    return OperationContext(
+        identity=tenant("tenant-a"), version=(1, 4), now=NOW, server=server, correlation="race", scope=objects
+    )
+
+
+def with_attributes(record: ObjectRecord, *extra: object) -> ObjectRecord:
+    return dataclasses.replace(record, attributes=(*record.attributes, *extra))  # type: ignore[arg-type]
