@@ -13,6 +13,7 @@ Invariants:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -37,6 +38,7 @@ __all__ = [
     "family_of",
     "load_case",
     "select",
+    "with_name_suffix",
 ]
 
 DEFAULT_CASES_DIR: Final = (
@@ -177,6 +179,31 @@ def load_case(path: Path) -> TestCase:
     return TestCase(
         path, name, family, _requirement(path, name), tuple(exchanges), placeholders, tuple(notes)
     )
+
+
+def _suffix_names(item: Item, suffix: str) -> Item:
+    if item.tag == Tag.NAME_VALUE and isinstance(item.value, str):
+        return Item(item.tag, item.type, item.value + suffix)
+    if item.type is ItemType.STRUCTURE:
+        return Item(item.tag, item.type, tuple(_suffix_names(child, suffix) for child in item.children))
+    return item
+
+
+def with_name_suffix(case: TestCase, suffix: str) -> TestCase:
+    """``case`` with ``suffix`` appended to every Name Value, in requests and expected responses.
+
+    For replaying against a server that already holds the objects of an earlier run (names are
+    unique per server, and destroyed objects keep theirs). The replay is then no longer the
+    published one byte for byte; the report says so.
+    """
+    exchanges = tuple(
+        Exchange(
+            exchange.index, _suffix_names(exchange.request, suffix), _suffix_names(exchange.expected, suffix)
+        )
+        for exchange in case.exchanges
+    )
+    note = f"every Name Value suffixed with {suffix!r} (--unique-names)"
+    return dataclasses.replace(case, exchanges=exchanges, errata=(*case.errata, note))
 
 
 def discover(root: Path = DEFAULT_CASES_DIR) -> list[Path]:

@@ -11,7 +11,9 @@ file, PASS or FAIL with the first difference; exit status 0 when every selected 
 1 when one failed, 2 on a usage error.
 
 Files are replayed against one server in the order given (mandatory then optional by default);
-the test cases name their objects after themselves, so they do not collide. A harness that
+the test cases name their objects after themselves, so they do not collide within one run. A
+second run against the same server fails at the first Create or Register (the Core keeps names
+unique, destroyed objects included) unless ``--unique-names`` suffixes every name. A harness that
 needs an empty server per file passes its own ``connect`` to ``replay_case`` and restarts the
 server between files.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,8 +39,9 @@ from conformance.cases import (
     discover,
     load_case,
     select,
+    with_name_suffix,
 )
-from conformance.matcher import DEFAULT_TOLERANCE, CaseRun, Difference
+from conformance.matcher import DEFAULT_TOLERANCE, CaseRun, Difference, ReplayState
 from kmip_server.client import ClientError, ClientSettings, KmipClient, client_context
 from ttlv.errors import TTLVError
 from ttlv.item import Item
@@ -93,8 +97,13 @@ async def replay_case(
     *,
     tolerance: int = DEFAULT_TOLERANCE,
     clock: Callable[[], float] = time.time,
+    carried: ReplayState | None = None,
 ) -> CaseResult:
-    """Replay ``case`` on a new connection from ``connect``; never raises for a server's fault."""
+    """Replay ``case`` on a new connection from ``connect``; never raises for a server's fault.
+
+    ``carried``: what earlier files of this run saw the server generate; this file's captures
+    are added to it (whatever the outcome).
+    """
     began = time.monotonic()
     result = CaseResult(case.name, case.family, case.requirement, len(case.exchanges), 0, errata=case.errata)
     run = CaseRun(
@@ -102,15 +111,26 @@ async def replay_case(
         [exchange.request for exchange in case.exchanges],
         started_at=int(clock()),
         tolerance=tolerance,
+        carried=carried,
     )
+    try:
+        result = await _exchanges(case, run, connect, result, clock)
+        return replace(result, seconds=time.monotonic() - began)
+    finally:
+        if carried is not None:
+            run.carry(carried)
+
+
+async def _exchanges(
+    case: TestCase, run: CaseRun, connect: Connect, result: CaseResult, clock: Callable[[], float]
+) -> CaseResult:
     try:
         client = await connect()
     except ClientError as exc:
-        return replace(result, error=f"cannot connect: {exc}", seconds=time.monotonic() - began)
+        return replace(result, error=f"cannot connect: {exc}")
     async with client:
         for exchange in case.exchanges:
-            operation = _operation_name(exchange.request)
-            failed = replace(result, operation=operation, seconds=time.monotonic() - began)
+            failed = replace(result, operation=_operation_name(exchange.request))
             try:
                 request = run.request(exchange.request, int(clock()))
             except PlaceholderError as exc:
@@ -123,7 +143,7 @@ async def replay_case(
             if difference is not None:
                 return replace(failed, difference=replace(difference, exchange=exchange.index))
             result = replace(result, completed=result.completed + 1)
-    return replace(result, seconds=time.monotonic() - began)
+    return result
 
 
 async def replay_cases(
@@ -132,9 +152,14 @@ async def replay_cases(
     *,
     tolerance: int = DEFAULT_TOLERANCE,
     on_result: Callable[[CaseResult], None] | None = None,
+    name_suffix: str | None = None,
 ) -> list[CaseResult]:
-    """Replay each file in order, one connection each; ``on_result`` sees each result as it comes."""
+    """Replay each file in order, one connection each; ``on_result`` sees each result as it comes.
+
+    ``name_suffix``: appended to every Name Value (see ``cases.with_name_suffix``).
+    """
     results = []
+    carried = ReplayState()
     for path in paths:
         try:
             case = load_case(path)
@@ -142,7 +167,9 @@ async def replay_cases(
             name = path.name.removesuffix(".xml")
             result = CaseResult(name, "?", Requirement.MANDATORY, 0, 0, error=str(exc))
         else:
-            result = await replay_case(case, connect, tolerance=tolerance)
+            if name_suffix:
+                case = with_name_suffix(case, name_suffix)
+            result = await replay_case(case, connect, tolerance=tolerance, carried=carried)
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -225,6 +252,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"seconds of slack around $NOW (default: {DEFAULT_TOLERANCE})",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default: 30)")
+    parser.add_argument(
+        "--unique-names",
+        action="store_true",
+        help="suffix every object name with a run id (to replay again on a server that keeps its objects)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="errata applied and time per file")
     parser.add_argument(
         "files", nargs="*", type=Path, help="test-case files (default: all under --cases-dir)"
@@ -250,7 +282,10 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     def show(result: CaseResult) -> None:
         print(format_result(result, verbose=args.verbose), file=out, flush=True)
 
-    results = asyncio.run(replay_cases(paths, connect, tolerance=args.tolerance, on_result=show))
+    suffix = f"-run{secrets.token_hex(3)}" if args.unique_names else None
+    results = asyncio.run(
+        replay_cases(paths, connect, tolerance=args.tolerance, on_result=show, name_suffix=suffix)
+    )
     print(file=out)
     print(format_summary(results), file=out)
     return 0 if all(result.passed for result in results) else 1

@@ -758,3 +758,99 @@ def test_describe_names_enumerations_masks_and_times() -> None:
     assert describe(Item(Tag.CRYPTOGRAPHIC_USAGE_MASK, ItemType.INTEGER, 12)) == "12 (Encrypt Decrypt)"
     assert describe(Item(Tag.TIME_STAMP, ItemType.DATE_TIME, NOW)) == "2023-11-14T22:13:20+00:00"
     assert describe(Item(Tag.NAME_VALUE, ItemType.TEXT_STRING, "x" * 200)) == repr("x" * 80 + "...")
+
+
+# --------------------------------------------------------------------------------------------
+# Found against the live Core
+
+
+def test_a_server_correlation_value_may_be_added(fx: Fixture) -> None:
+    expected = response(item("Destroy", uid("a")))
+    actual = expected.replace(
+        '<BatchCount type="Integer" value="1"/>',
+        '<ServerCorrelationValue type="TextString" value="req-42"/><BatchCount type="Integer" value="1"/>',
+    )
+    assert fx.compare(expected, actual) is None
+
+
+def test_a_status_difference_shows_the_servers_reason_and_message(fx: Fixture) -> None:
+    failed = (
+        '<ResultReason type="Enumeration" value="InvalidField"/>'
+        '<ResultMessage type="TextString" value="Name: already exists"/>'
+    )
+    difference = fx.compare(
+        response(item("Create", uid("a"))), response(item("Create", status="OperationFailed", extra=failed))
+    )
+    assert difference is not None
+    assert difference.actual == "OperationFailed (InvalidField, 'Name: already exists')"
+
+
+def test_an_object_created_earlier_in_the_same_batch_is_generated(fx: Fixture) -> None:
+    # TL-M-2: Create and Get (through the ID Placeholder) in one message.
+    block = (
+        '<SymmetricKey><KeyBlock><KeyFormatType type="Enumeration" value="Raw"/><KeyValue>'
+        '<KeyMaterial type="ByteString" value="{}"/></KeyValue></KeyBlock></SymmetricKey>'
+    )
+    sent = request(
+        request_item("Create", '<ObjectType type="Enumeration" value="SymmetricKey"/>'), request_item("Get")
+    )
+    created = '<ObjectType type="Enumeration" value="SymmetricKey"/>'
+    expected = response(
+        item("Create", created + uid("$UNIQUE_IDENTIFIER_0")),
+        item("Get", created + uid("$UNIQUE_IDENTIFIER_0") + block.format(KEY)),
+    )
+    actual = response(
+        item("Create", created + uid("k-1")), item("Get", created + uid("k-1") + block.format(OTHER_KEY))
+    )
+    assert fx.compare(expected, actual, sent) is None
+
+
+def _one_file(
+    carried: ReplayState, xml_expected: str, xml_actual: str, xml_request: str
+) -> Difference | None:
+    placeholders = Placeholders()
+    expected = from_xml(xml_expected, placeholders=placeholders)
+    template = from_xml(xml_request, placeholders=placeholders)
+    run = CaseRun(placeholders, [template], started_at=NOW, carried=carried)
+    sent = run.request(template, NOW)
+    difference = run.check(
+        expected, from_xml(xml_actual.replace("$NOW", "2023-11-14T22:13:20+00:00")), sent, NOW
+    )
+    run.carry(carried)
+    return difference
+
+
+def test_generated_values_carry_across_files_per_object() -> None:
+    carried = ReplayState()
+    create_sent = request(request_item("Create", '<ObjectType type="Enumeration" value="SymmetricKey"/>'))
+    created = '<ObjectType type="Enumeration" value="SymmetricKey"/>'
+    for identifier in ("k-1", "k-2"):
+        assert (
+            _one_file(
+                carried,
+                response(item("Create", created + uid("$UNIQUE_IDENTIFIER_0"))),
+                response(item("Create", created + uid(identifier))),
+                create_sent,
+            )
+            is None
+        )
+    digest_sent = request(request_item("GetAttributes", uid("$UNIQUE_IDENTIFIER_0")))
+    locate_then_digest = response(item("GetAttributes", uid("$UNIQUE_IDENTIFIER_0") + digest(KEY)))
+
+    def read(identifier: str, value: str) -> Difference | None:
+        # Each "file" binds its own $UNIQUE_IDENTIFIER_0.
+        return _one_file(
+            carried,
+            locate_then_digest,
+            response(item("GetAttributes", uid(identifier) + digest(value))),
+            digest_sent.replace("$UNIQUE_IDENTIFIER_0", identifier),
+        )
+
+    # The published files reuse one Digest value for different keys: each object has its own.
+    assert read("k-1", OTHER_KEY) is None
+    assert read("k-2", KEY[:-2] + "00") is None
+    # The same object must keep its value in a later file.
+    assert read("k-1", OTHER_KEY) is None
+    difference = read("k-1", KEY)
+    assert difference is not None
+    assert difference.reason == "not the value captured earlier"
