@@ -854,3 +854,19 @@ def test_generated_values_carry_across_files_per_object() -> None:
     difference = read("k-1", KEY)
     assert difference is not None
     assert difference.reason == "not the value captured earlier"
+
+
+def test_the_random_number_generator_attribute_must_be_present_with_any_value(fx: Fixture) -> None:
+    def rng(algorithm: str) -> str:
+        return f"""<Attribute><AttributeName type="TextString" value="Random Number Generator"/>
+<AttributeValue><RNGAlgorithm type="Enumeration" value="{algorithm}"/></AttributeValue></Attribute>"""
+
+    sent = _get_attributes([])
+    expected = response(item("GetAttributes", uid("a") + STATE + rng("ANSIX9_31")))
+    assert (
+        fx.compare(expected, response(item("GetAttributes", uid("a") + STATE + rng("Unspecified"))), sent)
+        is None
+    )
+    difference = fx.compare(expected, response(item("GetAttributes", uid("a") + STATE)), sent)
+    assert difference is not None
+    assert difference.path.endswith("Attribute(Random Number Generator)")
