@@ -1,0 +1,123 @@
+"""The OASIS KMIP 1.4 test cases replayed against a live Core (``openkcm dev`` as a subprocess).
+
+One fresh Core for the module; every file replayed once, in the replayer's order (mandatory then
+optional, by name), on that Core: files depend on earlier ones (TL-M-3 locates the key TL-M-2
+created), and names are unique per server, so a file cannot run twice on one Core. A file that
+needs an empty server goes in ``RESTART_BEFORE``: the Core is replaced by a fresh one before it.
+
+SKLC and OMOS (mandatory and optional) must pass: the issue claims those profiles. The other
+families are expected to fail for now (``xfail``, not strict): their operations (cryptography,
+key pairs, RNG) and profiles are later issues; a file of theirs that passes is reported XPASS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance.cases import DEFAULT_CASES_DIR, discover, family_of, load_case
+from conformance.matcher import ReplayState
+from conformance.replay import CaseResult, Connect, format_result, replay_case
+
+try:
+    from kmip_server.client import ClientSettings, KmipClient, client_context
+    from tests.support.server import CoreProcess, CoreProcesses
+except ImportError as exc:  # the server stack or its test support not there yet
+    pytest.skip(f"live Core unavailable: {exc}", allow_module_level=True)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CASE_FILES = discover(DEFAULT_CASES_DIR)
+CLAIMED_FAMILIES = frozenset({"SKLC", "OMOS"})
+LATER: dict[str, str] = {
+    "CS-BC": "Encrypt/Decrypt (basic cryptographic server) is a later issue",
+    "CS-AC": "Sign, MAC, Hash, RSA OAEP (advanced cryptographic server) are a later issue",
+    "CS-RNG": "RNG Retrieve / RNG Seed are a later issue",
+    "AKLC": "Create Key Pair and asymmetric lifecycle are a later issue",
+    "SKFF": "the Symmetric Key Foundry profile is not claimed by this issue",
+    "SUITEB_128": "Suite B profiles are not claimed by this issue",
+    "SUITEB_192": "Suite B profiles are not claimed by this issue",
+    "SASED": "the storage-array profile is not claimed by this issue",
+    "AX": "the key-wrapping/attestation extras are not claimed by this issue",
+    "TL": "the tape-library profile is not claimed by this issue",
+    "MSGENC": "HTTPS/JSON/XML message encodings are not claimed by this issue",
+}
+"""Why each family other than SKLC and OMOS may fail for now."""
+
+RESTART_BEFORE: frozenset[str] = frozenset()
+"""Files that need an empty Core (none so far: every file names its own objects)."""
+
+CLIENT = "acme"  # an example tenant of openkcm dev
+
+
+def _fresh_core(cores: CoreProcesses, directory: Path, number: int) -> CoreProcess:
+    home = directory / f"core-{number}"
+    home.mkdir()
+    return cores.start(home / "dev", label=f"conformance-{number}")
+
+
+def _replay_all(cores: CoreProcesses, directory: Path) -> dict[str, CaseResult]:
+    core = _fresh_core(cores, directory, 0)
+    results: dict[str, CaseResult] = {}
+    carried = ReplayState()
+    settings = ClientSettings(request_timeout=60)
+    for path in CASE_FILES:
+        case = load_case(path)
+        if case.name in RESTART_BEFORE:
+            core.terminate()
+            core = cores.start(
+                directory / f"core-{len(results)}" / "dev", label=f"conformance-{len(results)}"
+            )
+            carried = ReplayState()
+        results[case.name] = asyncio.run(replay_case(case, _connector(core, settings), carried=carried))
+    return results
+
+
+def _connector(core: CoreProcess, settings: ClientSettings) -> Connect:
+    tenant = core.tenant(CLIENT)
+    context = client_context(core.ca_file, tenant.certificate, tenant.key)
+
+    async def connect() -> KmipClient:
+        return await KmipClient.connect(core.host, core.port, context, settings=settings)
+
+    return connect
+
+
+@pytest.fixture(scope="module")
+def live_results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, CaseResult]]:
+    with CoreProcesses() as cores:
+        results = _replay_all(cores, tmp_path_factory.mktemp("conformance"))
+        print("\n" + "\n".join(format_result(result) for result in results.values()))
+        yield results
+
+
+def _case_param(path: Path) -> object:
+    name = path.name.removesuffix(".xml")
+    family = family_of(name) or "?"
+    marks = []
+    if family not in CLAIMED_FAMILIES:
+        marks.append(pytest.mark.xfail(reason=LATER.get(family, "family not claimed"), strict=False))
+    return pytest.param(name, id=name, marks=marks)
+
+
+@pytest.mark.parametrize("name", [_case_param(path) for path in CASE_FILES])
+def test_case_passes(live_results: dict[str, CaseResult], name: str) -> None:
+    result = live_results[name]
+    assert result.passed, format_result(result, verbose=True)
+
+
+def test_the_claimed_families_are_all_there() -> None:
+    names = {path.name.removesuffix(".xml") for path in CASE_FILES}
+    claimed = {name for name in names if family_of(name) in CLAIMED_FAMILIES}
+    assert claimed == {
+        "SKLC-M-1-14",
+        "SKLC-M-2-14",
+        "SKLC-M-3-14",
+        "SKLC-O-1-14",
+        "OMOS-M-1-14",
+        "OMOS-O-1-14",
+    }
+    assert set(LATER) | CLAIMED_FAMILIES >= {family_of(name) for name in names}
