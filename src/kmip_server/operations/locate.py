@@ -42,7 +42,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from kmip_server.attribute_policy import effective_state, presented
+from kmip_server.attribute_policy import effective_state
 from kmip_server.errors import InvalidField
 from kmip_server.identity import Role
 from kmip_server.model import (
@@ -182,6 +182,7 @@ class _Criteria:
     nothing: bool = False  # contradictory criteria (two Object Types...): no object can match
     state: State | None = None
     tests: list[Test] = field(default_factory=list)
+    names: frozenset[str] = frozenset()  # the attributes the tests read
 
 
 def _criteria(attributes: Sequence[Attribute], version: Version) -> _Criteria:
@@ -228,19 +229,26 @@ def _criteria(attributes: Sequence[Attribute], version: Version) -> _Criteria:
     stored = _LIVE_STATES if criteria.state is None else STATES_LEADING_TO[criteria.state]
     criteria.query = LocateQuery(object_type=object_type, states=stored, names=tuple(names))
     criteria.tests = tests
+    criteria.names = frozenset(attribute.name for attribute in attributes)
     return criteria
 
 
-def _values(shown: Sequence[Attribute]) -> Values:
+def _values(record: ObjectRecord, names: frozenset[str]) -> Values:
+    """The values of the attributes ``names`` that ``record`` has (record fields included)."""
     values: Values = {}
-    for attribute in shown:
-        values.setdefault(attribute.name, []).append(attribute.value)
+    for attribute in record.attributes:
+        if attribute.name in names:
+            values.setdefault(attribute.name, []).append(attribute.value)
+    if "Unique Identifier" in names:
+        values["Unique Identifier"] = [record.unique_identifier]
+    if "Object Type" in names:
+        values["Object Type"] = [record.object_type]
+    if "State" in names and record.object_type in _HAS_STATE:
+        values["State"] = [record.state]
     return values
 
 
-def _matching(
-    records: Sequence[ObjectRecord], criteria: _Criteria, version: Version, now: int
-) -> list[ObjectRecord]:
+def _matching(records: Sequence[ObjectRecord], criteria: _Criteria, now: int) -> list[ObjectRecord]:
     result: list[ObjectRecord] = []
     for stored in records:
         state = effective_state(stored.state, stored.attributes, now)
@@ -250,7 +258,7 @@ def _matching(
         ):
             continue
         if criteria.tests:
-            values = _values(presented(record, version))
+            values = _values(record, criteria.names)
             if not all(test(values) for test in criteria.tests):
                 continue
         result.append(record)
@@ -284,7 +292,7 @@ async def handle(ctx: OperationContext, payload: LocateRequestPayload) -> Locate
     matched: list[ObjectRecord] = []
     if on_line and not criteria.nothing:
         found = await objects.find(criteria.query)
-        matched = _group_member(_matching(found, criteria, ctx.version, ctx.now), payload.object_group_member)
+        matched = _group_member(_matching(found, criteria, ctx.now), payload.object_group_member)
     returned = tuple(
         record.unique_identifier for record in matched[offset : offset + min(limit, MAX_LOCATED)]
     )
