@@ -362,7 +362,17 @@ def split_connections(connections: int, processes: int) -> list[int]:
 class _Window:
     """What one process's connections share: the clock bounds and the samples."""
 
-    __slots__ = ("done", "error_samples", "errors", "latencies", "open", "sent", "t_end", "t_start")
+    __slots__ = (
+        "cpu_marks",
+        "done",
+        "error_samples",
+        "errors",
+        "latencies",
+        "open",
+        "sent",
+        "t_end",
+        "t_start",
+    )
 
     def __init__(self) -> None:
         self.latencies = array("q")
@@ -373,6 +383,7 @@ class _Window:
         self.t_end = 0
         self.open = 0  # connections still looping
         self.done: asyncio.Future[None] | None = None
+        self.cpu_marks: list[float] = []  # process CPU seconds when the window opened, closed
 
     def error(self, what: str) -> None:
         self.errors += 1
@@ -532,6 +543,10 @@ async def _connect_all(spec: LoadSpec, count: int, window: _Window) -> list[_Clo
     return [task.result() for task in tasks]
 
 
+def _mark_cpu(window: _Window) -> None:
+    window.cpu_marks.append(time.process_time())
+
+
 async def _measure(spec: LoadSpec, connections: list[_ClosedLoop], window: _Window) -> None:
     loop = asyncio.get_running_loop()
     window.done = loop.create_future()
@@ -541,6 +556,9 @@ async def _measure(spec: LoadSpec, connections: list[_ClosedLoop], window: _Wind
     window.open = len(connections)
     for connection in connections:
         connection.start()
+    # CPU time of this process at the window's edges (a timer callback, a few ms late at worst).
+    loop.call_later(spec.warmup, _mark_cpu, window)
+    loop.call_later(spec.warmup + spec.duration, _mark_cpu, window)
     limit = spec.warmup + spec.duration + spec.response_timeout
     try:
         await asyncio.wait_for(asyncio.shield(window.done), timeout=limit)
@@ -587,9 +605,9 @@ def _client_process(spec: LoadSpec, count: int, pipe: multiprocessing.connection
         pipe.send(("ready", tls, loop.__class__.__module__.split(".")[0]))
         if pipe.recv() != "go":
             return
-        cpu_before = time.process_time()
         loop.run_until_complete(_measure(spec, connections, window))
-        cpu = time.process_time() - cpu_before
+        marks = window.cpu_marks
+        cpu = marks[1] - marks[0] if len(marks) == 2 else float("nan")
         pipe.send(
             (
                 "result",
@@ -612,7 +630,7 @@ class LoadResult:
     stats: CellStats
     requests_sent: int  # warm-up and window, every connection
     error_samples: dict[str, int]
-    client_cpu_seconds: float  # all client processes, from go to their last response
+    client_cpu_seconds: float  # all client processes, inside the window
     tls: str  # negotiated version and cipher (first connection)
     event_loop: str  # "uvloop" or "asyncio"
     processes: int
