@@ -56,7 +56,18 @@ from kmip_server.devpki import (
 )
 from kmip_server.transport.tls import build_client_context
 from ttlv import Item, ItemType, decode, encode
-from ttlv.kmip14 import Operation, ResultReason, ResultStatus, Tag
+from ttlv.kmip14 import (
+    CryptographicAlgorithm,
+    CryptographicUsageMask,
+    KeyFormatType,
+    NameType,
+    ObjectType,
+    Operation,
+    ResultReason,
+    ResultStatus,
+    SecretDataType,
+    Tag,
+)
 
 __all__ = [
     "KMIP_1_2",
@@ -68,12 +79,17 @@ __all__ = [
     "CoreProcess",
     "CoreProcesses",
     "RawConnection",
+    "attribute_item",
     "batch_item",
     "core_server",
+    "create_aes_payload",
     "issue_extra_clients",
+    "key_material",
+    "name_value",
     "parse_response",
     "pykmip_client",
     "pykmip_proxy",
+    "register_secret_payload",
     "request_message",
     "start_core",
     "text",
@@ -339,6 +355,88 @@ def text(tag: Tag, value: str) -> Item:
 
 def uid_payload(unique_identifier: str) -> tuple[Item, ...]:
     return (text(Tag.UNIQUE_IDENTIFIER, unique_identifier),)
+
+
+def attribute_item(name: str, value: Item) -> Item:
+    """An Attribute structure; ``value`` is the Attribute Value (its tag is set here)."""
+    return Item(
+        Tag.ATTRIBUTE,
+        ItemType.STRUCTURE,
+        (text(Tag.ATTRIBUTE_NAME, name), Item(Tag.ATTRIBUTE_VALUE, value.type, value.value)),
+    )
+
+
+def name_value(name: str) -> Item:
+    """A Name attribute value (Uninterpreted Text String)."""
+    return Item(
+        Tag.ATTRIBUTE_VALUE,
+        ItemType.STRUCTURE,
+        (
+            text(Tag.NAME_VALUE, name),
+            Item(Tag.NAME_TYPE, ItemType.ENUMERATION, int(NameType.UNINTERPRETED_TEXT_STRING)),
+        ),
+    )
+
+
+def create_aes_payload(length: int = 256, name: str | None = None) -> list[Item]:
+    """Create: an AES key of ``length`` bits for Encrypt and Decrypt (KMIP 1.x Template-Attribute)."""
+    attributes = [
+        attribute_item(
+            "Cryptographic Algorithm",
+            Item(Tag.ATTRIBUTE_VALUE, ItemType.ENUMERATION, int(CryptographicAlgorithm.AES)),
+        ),
+        attribute_item("Cryptographic Length", Item(Tag.ATTRIBUTE_VALUE, ItemType.INTEGER, length)),
+        attribute_item(
+            "Cryptographic Usage Mask",
+            Item(
+                Tag.ATTRIBUTE_VALUE,
+                ItemType.INTEGER,
+                int(CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT),
+            ),
+        ),
+    ]
+    if name is not None:
+        attributes.append(attribute_item("Name", name_value(name)))
+    return [
+        Item(Tag.OBJECT_TYPE, ItemType.ENUMERATION, int(ObjectType.SYMMETRIC_KEY)),
+        Item(Tag.TEMPLATE_ATTRIBUTE, ItemType.STRUCTURE, tuple(attributes)),
+    ]
+
+
+def register_secret_payload(secret: bytes, name: str | None = None) -> list[Item]:
+    """Register: Secret Data (a password) holding ``secret``."""
+    attributes = (attribute_item("Name", name_value(name)),) if name is not None else ()
+    key_block = Item(
+        Tag.KEY_BLOCK,
+        ItemType.STRUCTURE,
+        (
+            Item(Tag.KEY_FORMAT_TYPE, ItemType.ENUMERATION, int(KeyFormatType.OPAQUE)),
+            Item(Tag.KEY_VALUE, ItemType.STRUCTURE, (Item(Tag.KEY_MATERIAL, ItemType.BYTE_STRING, secret),)),
+        ),
+    )
+    return [
+        Item(Tag.OBJECT_TYPE, ItemType.ENUMERATION, int(ObjectType.SECRET_DATA)),
+        Item(Tag.TEMPLATE_ATTRIBUTE, ItemType.STRUCTURE, attributes),
+        Item(
+            Tag.SECRET_DATA,
+            ItemType.STRUCTURE,
+            (Item(Tag.SECRET_DATA_TYPE, ItemType.ENUMERATION, int(SecretDataType.PASSWORD)), key_block),
+        ),
+    ]
+
+
+def key_material(payload: Item) -> bytes:
+    """The Key Material of a Get response payload (any object type with a Key Block)."""
+    for child in payload.children:
+        block = child.find(Tag.KEY_BLOCK)
+        if block is None:
+            continue
+        value = block.find(Tag.KEY_VALUE)
+        material = value.find(Tag.KEY_MATERIAL) if value is not None else None
+        assert material is not None
+        assert isinstance(material.value, bytes)
+        return material.value
+    raise AssertionError("no Key Block in the payload")
 
 
 def batch_item(operation: Operation, payload: Sequence[Item] = ()) -> Item:
