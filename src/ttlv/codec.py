@@ -12,6 +12,9 @@ Invariants:
   top-level length against ``max_message_size`` (and against the bytes actually present),
   every item against ``max_items``, every Structure against ``max_depth``.
 - Neither direction recurses: an explicit stack bounds Python frames whatever the nesting.
+- Decoded Items of the fixed-size types that repeat (Enumeration, Integer, Interval, Boolean)
+  may be one shared object across messages: a bounded memo keyed by the item's 16 bytes. Items
+  are immutable, so sharing is invisible; nothing that may hold key material is kept.
 - Tags must have 0x42 (KMIP) or 0x54 (extension) as their first byte (section 9.1.1.1);
   0x420000 is refused because Table 288 lists it as unused. Tags 0x420125-0x42FFFF are
   reserved for later KMIP versions and pass here; the message layer decides what it knows.
@@ -313,6 +316,17 @@ def _message_of(exc: DecodeError) -> str:
     return text[: -len(suffix)] if text.endswith(suffix) else text
 
 
+_ITEM_CACHE_SIZE = 1024
+"""Most decoded fixed-size Items kept for reuse (the memo is emptied when it is full)."""
+
+# The 16 bytes of a valid Enumeration, Integer, Interval or Boolean item -> its (immutable)
+# Item. Such values repeat from message to message (operations, object types, algorithms,
+# lengths, versions, flags); a hit skips unpacking, checking and building, since the bytes are
+# the very ones already checked. Only these types: never Byte Strings or Big Integers (key
+# material), text, or Date-Times and Long Integers (rarely repeated).
+_decoded_items: dict[bytes, Item] = {}
+
+
 def _decode_span(data: bytes, start: int, end: int, limits: Limits) -> Item:
     """Decode the one item that occupies ``data[start:end]`` (its span was checked by the caller)."""
     max_items = limits.max_items
@@ -323,6 +337,8 @@ def _decode_span(data: bytes, start: int, end: int, limits: Limits) -> Item:
     zeros = _ZEROS
     new = _new_object
     set_tag, set_type, set_value = _set_tag, _set_type, _set_value
+    memo = _decoded_items
+    memo_get = memo.get
 
     items: list[Item] = []  # members decoded so far of the innermost open Structure
     root = items
@@ -332,7 +348,7 @@ def _decode_span(data: bytes, start: int, end: int, limits: Limits) -> Item:
     depth = 0  # open Structures, len(stack)
     pos = start
     value: object
-    # One flat loop, most frequent types first, type bytes compared as ints: the hot path.
+    # One flat loop, most frequent cases first, type bytes compared as ints: the hot path.
     while True:
         if pos == end:
             if not stack:
@@ -346,6 +362,15 @@ def _decode_span(data: bytes, start: int, end: int, limits: Limits) -> Item:
             set_value(obj, value)
             items.append(obj)
             continue
+        if end - pos >= 16:
+            known = memo_get(data[pos : pos + 16])
+            if known is not None:  # a fixed-size item seen before: valid, and its Item built
+                count += 1
+                if count > max_items:
+                    raise TooManyItems(f"more than {max_items} items", pos)
+                items.append(known)
+                pos += 16
+                continue
         # end - pos is a positive multiple of 8 here: every span and every Structure length
         # is (checked below), so a whole header is always present.
         tt, length = unpack_header(data, pos)
@@ -378,29 +403,23 @@ def _decode_span(data: bytes, start: int, end: int, limits: Limits) -> Item:
             pos = vpos + padded
             if data[stop:pos] != zeros[padded - length]:
                 raise DecodeError("non-zero padding", stop)
+            obj = new(Item)
+            set_tag(obj, tt >> 8)
             if code == 0x07:
                 try:
-                    value = data[vpos:stop].decode()
+                    set_value(obj, data[vpos:stop].decode())
                 except UnicodeDecodeError as exc:
                     raise DecodeError("Text String is not valid UTF-8", vpos + exc.start) from None
-                itype = _TEXT
+                set_type(obj, _TEXT)
             else:
-                value = data[vpos:stop]
-                itype = _BYTES
-        elif code in {0x05, 0x02, 0x0A}:  # Enumeration, Integer, Interval
+                set_value(obj, data[vpos:stop])
+                set_type(obj, _BYTES)
+            items.append(obj)
+            continue
+        if code in {0x05, 0x02, 0x0A, 0x06}:  # Enumeration, Integer, Interval, Boolean
             itype = _TYPE_FOR_BYTE[code]
-            if length != 4:
-                raise DecodeError(f"{_type_name(itype)} length must be 4", pos + 4)
-            if end - vpos < 8:
-                raise DecodeError("item extends beyond its parent", pos + 4)
-            value, pad = (unpack_i32 if code == 0x02 else unpack_u32)(data, vpos)
-            if pad:
-                raise DecodeError("non-zero padding", vpos + 4)
-            pos = vpos + 8
-        elif code in {0x03, 0x09, 0x06}:  # Long Integer, Date-Time, Boolean
-            itype = _TYPE_FOR_BYTE[code]
-            if length != 8:
-                raise DecodeError(f"{_type_name(itype)} length must be 8", pos + 4)
+            if length != (8 if code == 0x06 else 4):
+                raise DecodeError(f"{_type_name(itype)} length must be {8 if code == 0x06 else 4}", pos + 4)
             if end - vpos < 8:
                 raise DecodeError("item extends beyond its parent", pos + 4)
             if code == 0x06:
@@ -409,7 +428,26 @@ def _decode_span(data: bytes, start: int, end: int, limits: Limits) -> Item:
                     raise DecodeError("Boolean value is neither 0 nor 1", vpos)
                 value = raw_bool == 1
             else:
-                value = _I64.unpack_from(data, vpos)[0]
+                value, pad = (unpack_i32 if code == 0x02 else unpack_u32)(data, vpos)
+                if pad:
+                    raise DecodeError("non-zero padding", vpos + 4)
+            pos = vpos + 8
+            obj = new(Item)
+            set_tag(obj, tt >> 8)
+            set_type(obj, itype)
+            set_value(obj, value)
+            if len(memo) >= _ITEM_CACHE_SIZE:
+                memo.clear()
+            memo[data[vpos - 8 : pos]] = obj
+            items.append(obj)
+            continue
+        if code in {0x03, 0x09}:  # Long Integer, Date-Time
+            itype = _TYPE_FOR_BYTE[code]
+            if length != 8:
+                raise DecodeError(f"{_type_name(itype)} length must be 8", pos + 4)
+            if end - vpos < 8:
+                raise DecodeError("item extends beyond its parent", pos + 4)
+            value = _I64.unpack_from(data, vpos)[0]
             pos = vpos + 8
         elif code == 0x04:  # Big Integer
             if length & 7 or length == 0:
