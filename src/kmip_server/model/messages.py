@@ -82,6 +82,20 @@ SUPPORTED_VERSIONS: tuple[Version, ...] = ((1, 4), (1, 3), (1, 2), (1, 1), (1, 0
 
 _LATEST_MINOR = 4
 
+# Enum members bound once: reading ``Tag.X`` or ``ItemType.X`` is an attribute lookup on an
+# enum class (tens of nanoseconds each), and these are read for every message.
+_STRUCTURE = ItemType.STRUCTURE
+_ENUMERATION = ItemType.ENUMERATION
+_BATCH_ITEM = int(Tag.BATCH_ITEM)
+_PROTOCOL_VERSION = int(Tag.PROTOCOL_VERSION)
+_PROTOCOL_VERSION_MAJOR = int(Tag.PROTOCOL_VERSION_MAJOR)
+_PROTOCOL_VERSION_MINOR = int(Tag.PROTOCOL_VERSION_MINOR)
+_OPERATION = int(Tag.OPERATION)
+_UNIQUE_BATCH_ITEM_ID = int(Tag.UNIQUE_BATCH_ITEM_ID)
+_REQUEST_MESSAGE = int(Tag.REQUEST_MESSAGE)
+_RESPONSE_MESSAGE = int(Tag.RESPONSE_MESSAGE)
+_OPERATION_BY_VALUE = Operation._value2member_map_
+
 
 # --------------------------------------------------------------------------------------------
 # Payload selection by Operation (section 7.2, Tables 283 and 285)
@@ -91,16 +105,16 @@ def _decode_operation(item: Item, ctx: int) -> Operation:
     """Operation (section 6.2): a value with no payloads here is Operation Not Supported
     (section 11.1), not Invalid Field like other enumerations."""
     value = item.value
-    if item.type is not ItemType.ENUMERATION or not isinstance(value, int) or isinstance(value, bool):
+    if item.type is not _ENUMERATION or not isinstance(value, int) or isinstance(value, bool):
         raise InvalidField("Operation: wrong item type")
-    operation = Operation._value2member_map_.get(value)
+    operation = _OPERATION_BY_VALUE.get(value)
     if operation is None or operation not in OPERATIONS:
         raise OperationNotSupported("Operation not supported")
     return operation
 
 
 def _encode_operation(operation: Operation, tag: int, version: Version) -> Item:
-    return make_item(tag, ItemType.ENUMERATION, int(operation))
+    return make_item(tag, _ENUMERATION, int(operation))
 
 
 _OPERATION_FIELD = Custom(_decode_operation, _encode_operation)
@@ -130,7 +144,7 @@ def _encode_request_payload(payload: RequestPayload, tag: int, version: Version,
     spec = _operation_spec(operation)
     if version < spec.since:
         raise ModelEncodeError(f"{spec.operation.name}: not defined in KMIP {version[0]}.{version[1]}")
-    return make_item(tag, ItemType.STRUCTURE, codec_for(type(payload)).encode(payload, version))
+    return make_item(tag, _STRUCTURE, codec_for(type(payload)).encode(payload, version))
 
 
 def _decode_response_payload(item: Item, ctx: int, operation: Any) -> ResponsePayload:
@@ -150,7 +164,7 @@ def _encode_response_payload(payload: ResponsePayload, tag: int, version: Versio
             raise ModelEncodeError(f"{spec.operation.name}: not defined in KMIP {version[0]}.{version[1]}")
     if isinstance(payload, Item):
         return payload if payload.tag == tag else make_item(tag, payload.type, payload.value)
-    return make_item(tag, ItemType.STRUCTURE, codec_for(type(payload)).encode(payload, version))
+    return make_item(tag, _STRUCTURE, codec_for(type(payload)).encode(payload, version))
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,8 +252,8 @@ class ResponseMessage:
     batch_items: Annotated[tuple[ResponseBatchItem, ...], Tag.BATCH_ITEM, NonEmpty()]
 
 
-_REQUEST = (Tag.REQUEST_MESSAGE, Tag.REQUEST_HEADER, RequestHeader, RequestBatchItem)
-_RESPONSE = (Tag.RESPONSE_MESSAGE, Tag.RESPONSE_HEADER, ResponseHeader, ResponseBatchItem)
+_REQUEST = (_REQUEST_MESSAGE, int(Tag.REQUEST_HEADER), RequestHeader, RequestBatchItem)
+_RESPONSE = (_RESPONSE_MESSAGE, int(Tag.RESPONSE_HEADER), ResponseHeader, ResponseBatchItem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,14 +271,14 @@ class DecodedRequest:
 def _message_parts(item: Item, message_tag: int, header_tag: int) -> tuple[Item, list[Item], list[Item]]:
     """The header, the batch items and any other children of a message Structure."""
     value = item.value
-    if item.tag != message_tag or item.type is not ItemType.STRUCTURE or type(value) is not tuple:
+    if item.tag != message_tag or item.type is not _STRUCTURE or type(value) is not tuple:
         raise InvalidMessage("not a KMIP message of the expected kind")
     header: Item | None = None
     batch: list[Item] = []
     others: list[Item] = []
     for child in value:
         tag = getattr(child, "tag", None)
-        if tag == Tag.BATCH_ITEM:
+        if tag == _BATCH_ITEM:
             batch.append(child)
         elif tag == header_tag:
             if header is not None:
@@ -280,18 +294,18 @@ def _message_parts(item: Item, message_tag: int, header_tag: int) -> tuple[Item,
 def _peek_version(header: Item) -> Version:
     """The Protocol Version of a header Item, read before the rest so as to know the rules."""
     value = header.value
-    if header.type is not ItemType.STRUCTURE or type(value) is not tuple:
+    if header.type is not _STRUCTURE or type(value) is not tuple:
         raise InvalidMessage("message header is not a Structure")
     for child in value:
-        if getattr(child, "tag", None) == Tag.PROTOCOL_VERSION:
+        if getattr(child, "tag", None) == _PROTOCOL_VERSION:
             major = minor = None
             parts = child.value
-            if child.type is ItemType.STRUCTURE and type(parts) is tuple:
+            if child.type is _STRUCTURE and type(parts) is tuple:
                 for part in parts:
                     tag = getattr(part, "tag", None)
-                    if tag == Tag.PROTOCOL_VERSION_MAJOR:
+                    if tag == _PROTOCOL_VERSION_MAJOR:
                         major = part.value
-                    elif tag == Tag.PROTOCOL_VERSION_MINOR:
+                    elif tag == _PROTOCOL_VERSION_MINOR:
                         minor = part.value
             if type(major) is not int or type(minor) is not int or minor < 0:
                 raise InvalidMessage("Protocol Version cannot be parsed")
@@ -332,9 +346,9 @@ def _peek_batch_item(item: Item) -> tuple[Operation | int | None, bytes | None]:
         for child in value:
             tag = getattr(child, "tag", None)
             child_value = getattr(child, "value", None)
-            if tag == Tag.OPERATION and type(child_value) is int:
-                operation = Operation._value2member_map_.get(child_value, child_value)  # type: ignore[assignment]
-            elif tag == Tag.UNIQUE_BATCH_ITEM_ID and type(child_value) is bytes:
+            if tag == _OPERATION and type(child_value) is int:
+                operation = _OPERATION_BY_VALUE.get(child_value, child_value)  # type: ignore[assignment]
+            elif tag == _UNIQUE_BATCH_ITEM_ID and type(child_value) is bytes:
                 batch_id = child_value
     return operation, batch_id
 
@@ -400,17 +414,13 @@ def decode_response_payload(operation: Operation, item: Item, version: Version =
 def encode_request(message: RequestMessage) -> Item:
     """The Item of ``message`` for the protocol version in its header."""
     version = message.request_header.protocol_version.version
-    return make_item(
-        Tag.REQUEST_MESSAGE, ItemType.STRUCTURE, codec_for(RequestMessage).encode(message, version)
-    )
+    return make_item(_REQUEST_MESSAGE, _STRUCTURE, codec_for(RequestMessage).encode(message, version))
 
 
 def encode_response(message: ResponseMessage) -> Item:
     """The Item of ``message`` for the protocol version in its header."""
     version = message.response_header.protocol_version.version
-    return make_item(
-        Tag.RESPONSE_MESSAGE, ItemType.STRUCTURE, codec_for(ResponseMessage).encode(message, version)
-    )
+    return make_item(_RESPONSE_MESSAGE, _STRUCTURE, codec_for(ResponseMessage).encode(message, version))
 
 
 # --------------------------------------------------------------------------------------------
