@@ -1,0 +1,150 @@
+"""Durability of a live Core: what it acknowledged survives SIGKILL (no drain, no seal, no flush).
+
+``openkcm dev`` runs as a subprocess; keys are made through PyKMIP; the process is killed with
+SIGKILL; ``openkcm dev`` starts again on the same data directory (it auto-unseals, and finds the
+killed process's stale admin socket), and every acknowledged object is there with the same bytes
+and the same state. The second test kills the Core while several clients stream Creates and
+Registers: only what was acknowledged must survive, and all of it must.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from kmip.core import enums
+from kmip.pie import objects
+from kmip.pie.client import ProxyKmipClient
+
+from tests.support.server import KMIP_1_4, CoreProcess, CoreProcesses, pykmip_client
+
+pytestmark = pytest.mark.integration
+
+KEYS = 40
+STREAMS = 4
+ACKNOWLEDGED_BEFORE_KILL = 120  # objects acknowledged across the streams before the SIGKILL
+
+
+@pytest.fixture
+def cores() -> Iterator[CoreProcesses]:
+    with CoreProcesses() as started:
+        yield started
+
+
+def _kill(core: CoreProcess) -> None:
+    assert core.alive(), core.output()
+    assert core.kill() == -signal.SIGKILL
+
+
+def _state(client: ProxyKmipClient, uid: str) -> enums.State:
+    _, attributes = client.get_attributes(uid, ["State"])
+    state: enums.State = attributes[0].attribute_value.value
+    return state
+
+
+def test_acknowledged_objects_survive_sigkill(cores: CoreProcesses, tmp_path: Path) -> None:
+    data_dir = tmp_path / "dev"
+    first = cores.start(data_dir, label="durable-1")
+    keys: dict[str, bytes] = {}
+    with pykmip_client(first, "acme") as acme:
+        for _ in range(KEYS):
+            uid = acme.create(enums.CryptographicAlgorithm.AES, 256)
+            keys[uid] = acme.get(uid).value
+        secret = os.urandom(48)
+        registered = acme.register(objects.SecretData(secret, enums.SecretDataType.SEED, name="durable-seed"))
+        uids = list(keys)
+        acme.activate(uids[0])
+        acme.destroy(uids[1])
+    with pykmip_client(first, "globex", KMIP_1_4) as globex:
+        theirs = globex.create(enums.CryptographicAlgorithm.AES, 128)
+        their_bytes = globex.get(theirs).value
+    _kill(first)
+
+    second = cores.start(data_dir, label="durable-2")
+    assert second.pid != first.pid
+    with pykmip_client(second, "acme") as acme:
+        for uid, material in keys.items():
+            if uid != uids[1]:
+                assert acme.get(uid).value == material, uid
+        assert acme.get(registered).value == secret
+        assert _state(acme, uids[0]) is enums.State.ACTIVE
+        assert _state(acme, uids[1]) is enums.State.DESTROYED
+        assert _state(acme, uids[2]) is enums.State.PRE_ACTIVE
+        assert set(acme.locate()) >= set(keys) - {uids[1]} | {registered}
+    with pykmip_client(second, "globex", KMIP_1_4) as globex:
+        assert globex.get(theirs).value == their_bytes
+    # New work after the restart is durable too.
+    with pykmip_client(second, "acme") as acme:
+        later = acme.create(enums.CryptographicAlgorithm.AES, 128)
+        later_bytes = acme.get(later).value
+    _kill(second)
+    third = cores.start(data_dir, label="durable-3")
+    with pykmip_client(third, "acme") as acme:
+        assert acme.get(later).value == later_bytes
+        assert acme.get(uids[2]).value == keys[uids[2]]
+    assert third.terminate() == 0, third.output()
+
+
+@dataclass
+class Stream:
+    """One client's stream of Creates (or Registers) and what the server acknowledged of it."""
+
+    tenant: str
+    register: bool
+    acknowledged: dict[str, bytes | None] = field(default_factory=dict)  # uid -> bytes, once known
+    error: BaseException | None = None
+
+    def run(self, core: CoreProcess, stop: threading.Event, progress: threading.Semaphore) -> None:
+        try:
+            with pykmip_client(core, self.tenant) as client:
+                while not stop.is_set():
+                    if self.register:
+                        material = os.urandom(32)
+                        key = objects.SymmetricKey(
+                            enums.CryptographicAlgorithm.AES, 256, material, name=os.urandom(8).hex()
+                        )
+                        self.acknowledged[client.register(key)] = material
+                    else:
+                        uid = client.create(enums.CryptographicAlgorithm.AES, 256)
+                        self.acknowledged[uid] = None
+                        self.acknowledged[uid] = client.get(uid).value
+                    progress.release()
+        except Exception as exc:  # the kill breaks the connection: any error ends the stream
+            self.error = exc
+
+
+def test_sigkill_during_a_stream_of_creates(cores: CoreProcesses, tmp_path: Path) -> None:
+    data_dir = tmp_path / "dev"
+    core = cores.start(data_dir, label="stream-1")
+    stop = threading.Event()
+    progress = threading.Semaphore(0)
+    streams = [Stream("acme" if i % 2 == 0 else "globex", register=i == STREAMS - 1) for i in range(STREAMS)]
+    threads = [threading.Thread(target=s.run, args=(core, stop, progress), daemon=True) for s in streams]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(ACKNOWLEDGED_BEFORE_KILL):
+            assert progress.acquire(timeout=60), [s.error for s in streams]
+        _kill(core)  # the streams are still sending: some requests are in flight
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert all(not thread.is_alive() for thread in threads)
+    assert all(stream.error is not None for stream in streams), "every stream saw the kill"
+    assert sum(len(stream.acknowledged) for stream in streams) >= ACKNOWLEDGED_BEFORE_KILL
+
+    restarted = cores.start(data_dir, label="stream-2")
+    for stream in streams:
+        with pykmip_client(restarted, stream.tenant) as client:
+            for uid, material in stream.acknowledged.items():
+                got = client.get(uid).value
+                assert len(got) == 32
+                if material is not None:
+                    assert got == material, uid
+    assert restarted.terminate() == 0, restarted.output()
