@@ -13,7 +13,6 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,9 +30,9 @@ from kmip_server.cli import COMMANDS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, build_pa
 from kmip_server.dev import DEFAULT_DATA_DIR
 from kmip_server.devpki import DevClient, ensure_dev_pki
 from kmip_server.storage.sqlite import SqliteStore
+from tests.support.server import OPENKCM, free_port
 from unseal.controller import SealController
 
-OPENKCM = [sys.executable, "-m", "kmip_server.cli"]
 SHARE_WORDS = 33
 
 
@@ -262,13 +261,6 @@ def test_tenant_operations_need_a_hierarchy(live_admin: LiveAdmin) -> None:
 # -- serve core: uninitialized -> init -> unseal -> link -> KMIP -> kill-switch -> relink --------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 CORE_TOML = """
 [server]
 port = {port}
@@ -301,7 +293,7 @@ def test_serve_core_with_shamir_shares(tmp_path: Path) -> None:
     customer_kms = SoftwareKeystore(tmp_path / "customer-kms")  # the customer's own "KMS", made first
     customer_kms.create_key("acme-root")
     asyncio.run(customer_kms.close())
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "core.toml"
     config.write_text(CORE_TOML.format(port=port))
     empty = tmp_path / "empty.conf"
@@ -382,7 +374,7 @@ def test_serve_core_workers_each_unsealed(tmp_path: Path) -> None:
     the command line reaches both (the handler factory and the Config pickle into each worker)."""
     ensure_dev_pki(tmp_path / "pki", trust_domain="it.openkcm", clients=[])
     config = tmp_path / "core.toml"
-    config.write_text(CORE_TOML.format(port=_free_port()))
+    config.write_text(CORE_TOML.format(port=free_port()))
     target = ["--config", str(config)]
     log = (tmp_path / "core.err").open("wb")
     core = subprocess.Popen(

@@ -83,6 +83,7 @@ __all__ = [
     "batch_item",
     "core_server",
     "create_aes_payload",
+    "free_port",
     "issue_extra_clients",
     "key_material",
     "name_value",
@@ -117,6 +118,14 @@ class ClientCertificate:
 
 
 # -- the Core process --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port free right now (racy: prefer ``start_core(port=0)``, which lets the Core bind it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @dataclass
@@ -240,8 +249,11 @@ class CoreProcesses:
     def __init__(self) -> None:
         self.started: list[CoreProcess] = []
 
-    def start(self, data_dir: Path, **options: object) -> CoreProcess:
-        core = start_core(data_dir, **options)  # type: ignore[arg-type]
+    def start(
+        self, data_dir: Path, *, label: str = "core", env: Mapping[str, str] | None = None, port: int = 0
+    ) -> CoreProcess:
+        """``start_core`` with the same arguments; the Core is killed at ``close`` if still running."""
+        core = start_core(data_dir, label=label, env=env, port=port)
         self.started.append(core)
         return core
 
