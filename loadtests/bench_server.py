@@ -35,6 +35,7 @@ import argparse
 import contextlib
 import cProfile
 import dataclasses
+import functools
 import io
 import math
 import os
@@ -89,6 +90,7 @@ CORE_START_TIMEOUT = 90.0  # seconds: dev PKI, init, unseal, link tenants, liste
 CORE_STOP_TIMEOUT = 40.0  # drain_timeout (30 s) plus margin before SIGKILL
 READY_POLL = 0.2
 PROFILE_TOP = 25
+CLIENT_SATURATED = 0.85  # cores per client process beyond which the generator may be the limit
 QUICK = {"duration": 2.0, "warmup": 0.5, "repeats": 1}
 FULL = {"duration": 6.0, "warmup": 1.5, "repeats": 3}
 
@@ -100,21 +102,31 @@ def free_port() -> int:
         return port
 
 
+def _stat_fields(path: str) -> list[str]:
+    """Fields 3 onwards of a proc(5) stat file (after the parenthesized command name)."""
+    with open(path, encoding="ascii", errors="replace") as file:
+        stat = file.read()
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _group_pids(pgid: int) -> list[int]:
+    pids = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, ValueError):
+                    if int(_stat_fields(f"/proc/{entry.name}/stat")[2]) == pgid:  # field 5: pgrp
+                        pids.append(int(entry.name))
+    return pids
+
+
 def group_cpu_seconds(pgid: int) -> float:
     """CPU time (user + system) of every live process in process group ``pgid`` (Linux /proc)."""
     ticks = 0
-    with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", encoding="ascii") as file:
-                    stat = file.read()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) == pgid:  # fields[0] is field 3 of proc(5): state; pgrp is field 5
-                ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    for pid in _group_pids(pgid):
+        with contextlib.suppress(OSError, ValueError):
+            fields = _stat_fields(f"/proc/{pid}/stat")
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -339,6 +351,12 @@ class Cell:
         return self.server_cpu_seconds / self.window
 
     @property
+    def server_us_per_request(self) -> float:
+        """Server CPU per successful request, in microseconds."""
+        requests = self.result.stats.requests
+        return self.server_cpu_seconds / requests * 1e6 if requests else math.nan
+
+    @property
     def client_cores(self) -> float:
         return self.result.client_cpu_seconds / self.window
 
@@ -363,19 +381,24 @@ def client_processes(setting: str, connections: int) -> int:
     return 1 if connections < 64 else 2
 
 
-def run_cell(
+def cell_spec(
     args: argparse.Namespace, servers: Servers, server: str, operation: str, connections: int
-) -> Cell:
-    request = servers.get_requests[server] if operation == "get" else create_aes256_request()
-    spec = LoadSpec(
+) -> LoadSpec:
+    return LoadSpec(
         target=servers.targets[server],
-        request=request,
+        request=servers.get_requests[server] if operation == "get" else create_aes256_request(),
         operation=OPERATIONS[operation],
         connections=connections,
         processes=client_processes(args.client_processes, connections),
         warmup=args.warmup,
         duration=args.duration,
     )
+
+
+def run_cell(
+    args: argparse.Namespace, servers: Servers, server: str, operation: str, connections: int
+) -> Cell:
+    spec = cell_spec(args, servers, server, operation, connections)
     pgid = servers.pgids[server]
     samples: list[float] = []
     result = run_load(spec, on_window=lambda: samples.append(group_cpu_seconds(pgid)))
@@ -393,14 +416,14 @@ def _ms(value: float) -> str:
 def print_table(cells: Sequence[Cell], out: Callable[[str], None]) -> None:
     out(
         f"{'server':<8} {'operation':<9} {'conns':>5} {'ops/s':>10} {'P50 ms':>8} {'P99 ms':>8}"
-        f" {'errors':>6} {'spread':>6} {'server CPU':>10} {'client CPU':>10}"
+        f" {'errors':>6} {'spread':>6} {'server CPU':>10} {'us/op':>6} {'client CPU':>10}"
     )
     for cell in cells:
         stats = cell.result.stats
         out(
             f"{cell.server:<8} {cell.operation:<9} {cell.connections:>5} {stats.ops_per_second:>10.0f}"
             f" {_ms(stats.p50_ms)} {_ms(stats.p99_ms)} {cell.errors:>6} {cell.spread:>6.0%}"
-            f" {cell.server_cores:>9.2f}c {cell.client_cores:>9.2f}c"
+            f" {cell.server_cores:>9.2f}c {cell.server_us_per_request:>6.0f} {cell.client_cores:>9.2f}c"
         )
     for cell in cells:
         for what, times in cell.result.error_samples.items():
@@ -480,13 +503,48 @@ def print_targets(cells: Sequence[Cell], out: Callable[[str], None]) -> bool:
 # -- profiling ---------------------------------------------------------------------------------
 
 
+def thread_cpu_seconds(pgid: int) -> dict[tuple[int, int], float]:
+    """CPU seconds of every thread of every process in group ``pgid``, by (pid, tid)."""
+    threads: dict[tuple[int, int], float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in _group_pids(pgid):
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError, ValueError):
+                    fields = _stat_fields(f"/proc/{pid}/task/{tid}/stat")
+                    threads[(pid, int(tid))] = (int(fields[11]) + int(fields[12])) / tick
+    return threads
+
+
+def _append_threads(marks: list[dict[tuple[int, int], float]], pgid: int) -> None:
+    marks.append(thread_cpu_seconds(pgid))
+
+
 def profile_ours(
     args: argparse.Namespace, work: Path, pki: DevPKI, port: int, operations: Sequence[str]
 ) -> None:
-    """Our dev Core (one process) under cProfile, driven by one cell per operation."""
+    """Our dev Core (one process), per operation: the CPU per request of its event-loop thread
+    and of its other threads (SQLite), then the same load under cProfile (event-loop thread)."""
     target = make_target(pki, port, args.tls)
     connections = args.profile_connections
     for operation in operations:
+        with OurCore(work / "core", port, target, 1) as core:
+            get = prepare_get(OURS, target)
+            servers = Servers({OURS: target}, {OURS: get}, {OURS: core.pid}, {OURS: core.mode})
+            marks: list[dict[tuple[int, int], float]] = []
+            spec = cell_spec(args, servers, OURS, operation, connections)
+            sample = functools.partial(_append_threads, marks, core.pid)
+            result = run_load(spec, on_window=sample)
+        before, after = marks
+        used = {key: after[key] - before.get(key, 0.0) for key in after}
+        requests = max(1, result.stats.requests)
+        loop_thread = sum(value for (pid, tid), value in used.items() if pid == tid)
+        others = sum(value for (pid, tid), value in used.items() if pid != tid)
+        print(
+            f"\n== our Core, 1 process, {operation} x {connections} connections, no profiler: "
+            f"{result.stats.ops_per_second:.0f} ops/s; CPU per request: event-loop thread "
+            f"{loop_thread / requests * 1e6:.0f} us, other threads (SQLite) {others / requests * 1e6:.0f} us"
+        )
         out = work / f"profile-{operation}.pstats"
         with OurCore(work / "core", port, target, 1, profile_out=out) as core:
             get = prepare_get(OURS, target)
@@ -494,9 +552,9 @@ def profile_ours(
             cell = run_cell(args, servers, OURS, operation, connections)
         stats = cell.result.stats
         print(
-            f"\n== cProfile of our Core (1 process, profiler on: slower than above), {operation} x "
-            f"{connections} connections: {stats.ops_per_second:.0f} ops/s, P50 {stats.p50_ms:.3f} ms, "
-            f"errors {stats.errors}; top {PROFILE_TOP} by own time, then by cumulative time"
+            f"== cProfile of that Core's event-loop thread (CPU time; profiler on, so slower): {operation} x "
+            f"{connections}: {stats.ops_per_second:.0f} ops/s, errors {stats.errors}; "
+            f"top {PROFILE_TOP} by own time, then by cumulative time"
         )
         for order in ("tottime", "cumulative"):
             text = io.StringIO()
@@ -632,6 +690,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             servers.targets[server] = targets_by_server[server]
             servers.get_requests[server] = prepare_get(server, targets_by_server[server])
         cores = cpu_count()
+        load_before = os.getloadavg()
         print(
             f"Server benchmark, {time.strftime('%Y-%m-%d %H:%M:%S')}, "
             f"servers up in {time.monotonic() - started:.1f} s"
@@ -671,10 +730,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  (median of {args.repeats} run(s) by ops/s, with that run's P50/P99;"
             " spread = (max - min) / median ops/s; errors summed over the runs;"
             " CPU in cores = CPU seconds per second of window,"
-            " server = all its processes, client = all load generator processes)"
+            " server = all its processes, client = all load generator processes;"
+            " us/op = server CPU microseconds per request)"
         )
         print()
         print_ratios(cells, print)
+        busy = [cell for cell in cells if cell.client_cores / cell.result.processes > CLIENT_SATURATED]
+        for cell in busy:
+            print(
+                f"  WARNING: {cell.server} {cell.operation} x{cell.connections}: the load generator used "
+                f"{cell.client_cores:.2f} cores in {cell.result.processes} process(es): maybe the bottleneck"
+            )
+        load_after = os.getloadavg()
+        print(
+            f"  machine load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after, "
+            f"on {cores} CPUs: other work on the machine shares them too"
+        )
         print()
         print("Targets (issue 4):")
         all_met = print_targets(cells, print)
