@@ -141,3 +141,21 @@ def test_locate_skips_destroyed_objects(client: ProxyKmipClient) -> None:
     assert client.locate(
         attributes=[by_name, attribute(enums.AttributeType.STATE, enums.State.DESTROYED)]
     ) == [uid]
+
+
+def test_locate_fresh_group_members_and_storage_status(client: ProxyKmipClient, proxy: KMIPProxy) -> None:
+    group = fresh_name("fresh")
+    served, unserved = _grouped_keys(proxy, group, 2)
+    client.get(served)  # served to a client: no longer Fresh (3.34)
+    in_group = [attribute(enums.AttributeType.OBJECT_GROUP, group)]
+    assert client.locate(attributes=in_group) == [served, unserved]
+    fresh = client.locate(attributes=in_group, object_group_member=enums.ObjectGroupMember.GROUP_MEMBER_FRESH)
+    assert fresh == [unserved]
+    online = client.locate(
+        attributes=in_group, storage_status_mask=enums.StorageStatusMask.ONLINE_STORAGE.value
+    )
+    assert online == [served, unserved]
+    archived = client.locate(
+        attributes=in_group, storage_status_mask=enums.StorageStatusMask.ARCHIVAL_STORAGE.value
+    )
+    assert archived == []  # nothing is ever archived here
