@@ -8,8 +8,11 @@ What this module gives a test:
   ``pykmip.conf``, its output, SIGTERM / SIGKILL, resident memory from /proc).
   ``env`` adds ``OPENKCM_<SECTION>__<KEY>`` overrides (e.g. a short read timeout).
 - ``CoreProcesses``: every Core a test starts; whatever is still running at the end is killed.
-- ``core_server``: a session fixture, one shared Core for every module that needs no special
-  configuration (tests give their objects unique names, so they can share it).
+- ``core_server``: a session-scoped fixture, one Core for every test that needs no special
+  configuration (tests give their objects unique names, so they can share it). Import it into a
+  ``conftest.py`` to share it across a package (``tests/integration/pykmip`` does); a module that
+  imports it directly gets its own Core. Modules that need a configured Core (environment
+  overrides) or kill it start their own with ``CoreProcesses``.
 - ``issue_extra_clients(core, directory)``: client certificates the dev PKI does not make:
   ``foreign`` (another CA), ``expired`` (the dev CA, expired yesterday), ``unknown`` (the dev CA,
   a SPIFFE ID in the trust domain that matches no identity pattern), ``stranger`` (the dev CA,
@@ -272,7 +275,8 @@ class CoreProcesses:
 
 @pytest.fixture(scope="session")
 def core_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreProcess]:
-    """One Core shared by a session's modules: they never assume it is empty."""
+    """One Core shared by the tests that see this fixture: they never assume it is empty. At the
+    end it must still run and stop cleanly on SIGTERM (exit status 0)."""
     with CoreProcesses() as cores:
         core = cores.start(tmp_path_factory.mktemp("core") / "dev", label="shared-core")
         yield core
