@@ -72,7 +72,7 @@ from loadtests.loadgen import (
     round_trip,
     run_load,
 )
-from loadtests.pykmip_server import PyKmipServer, PyKmipServerSettings, stop_process_group
+from loadtests.pykmip_server import PyKmipServer, PyKmipServerSettings, die_with_parent, stop_process_group
 from ttlv.kmip14 import Operation, ResultStatus
 
 HOST = "127.0.0.1"
@@ -164,6 +164,7 @@ class OurCore:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 (no threads run at that point)
             )
 
     def _dev_command(self) -> list[str]:

@@ -6,7 +6,8 @@ One generator drives every server the benchmarks compare, with the same request 
   timing (KMIP 1.2 by default: the version PyKMIP's client sends; the Create carries exactly the
   template ``ProxyKmipClient.create(AES, 256)`` sends).
 - ``run_load`` opens ``connections`` TLS connections spread over ``processes`` client processes
-  (multiprocessing "spawn", each on its own uvloop event loop when uvloop is installed). Every
+  (fresh interpreters, ``python -m loadtests.loadgen --client FD``, which import this module
+  and ``ttlv`` only; each runs its own uvloop event loop when uvloop is installed). Every
   connection sends its request, waits for the whole response, checks it and sends again at once
   (closed loop), from the "go" signal until the end of the warm-up plus the measured window.
 - Only responses that arrive inside the measured window count: throughput is successful
@@ -36,16 +37,18 @@ import asyncio
 import contextlib
 import enum
 import functools
-import multiprocessing
-import multiprocessing.connection
 import os
+import socket
 import ssl
 import struct
+import subprocess
+import sys
 import time
 import typing
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +89,7 @@ ERROR_SAMPLES = 5  # distinct error descriptions each process reports
 CONNECT_CONCURRENCY = 8  # handshakes in progress at once (PyKMIP's listen backlog is 5)
 CONNECT_RETRY_DELAY = 0.05  # seconds between attempts while a server refuses connections
 PROCESS_START_TIMEOUT = 60.0  # seconds for the client processes to import and connect
+CLIENT_FLAG = "--client"  # python -m loadtests.loadgen --client FD: one client process
 PROCESS_EXIT_MARGIN = 15.0  # seconds beyond the run for a client process to report
 _ITEM = struct.Struct(">I")
 TLS12_CIPHER = "ECDHE-ECDSA-AES256-GCM-SHA384"  # in both servers' lists (the dev PKI's keys are EC)
@@ -291,8 +295,6 @@ def _read_exactly(sock: ssl.SSLSocket, size: int) -> bytes:
 def round_trip(target: TlsTarget, request: bytes, timeout: float = 10.0) -> bytes:
     """One request on a fresh blocking TLS connection: the whole response message (the 8-byte
     header, then its body). For set-up and readiness checks, not for load."""
-    import socket  # noqa: PLC0415 (only the blocking helpers use it)
-
     context = target.context()
     with (
         socket.create_connection((target.host, target.port), timeout=timeout) as raw,
@@ -593,7 +595,7 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-def _client_process(spec: LoadSpec, count: int, pipe: multiprocessing.connection.Connection) -> None:
+def _client_process(spec: LoadSpec, count: int, pipe: Pipe) -> None:
     """Entry point of a client process: connect, report ready, wait for go, loop, report."""
     loop = _new_loop()
     window = _Window()
@@ -641,15 +643,42 @@ class LoadResult:
     processes: int
 
 
-def _stop_processes(processes: list[multiprocessing.process.BaseProcess]) -> None:
+def _stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
-        process.join(timeout=5.0)
-        if process.is_alive():
+        try:
+            process.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
             process.terminate()
-            process.join(timeout=2.0)
-        if process.is_alive():
-            process.kill()
-            process.join()
+            try:
+                process.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _start_client(spec: LoadSpec, count: int) -> tuple[subprocess.Popen[bytes], Pipe]:
+    """A fresh interpreter running ``python -m loadtests.loadgen --client FD`` (it imports only
+    this module and ``ttlv``, never the caller's ``__main__``), talking over a socket pair."""
+    parent_end, child_end = socket.socketpair()
+    with parent_end, child_end:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "loadtests.loadgen", CLIENT_FLAG, str(child_end.fileno())],
+            stdin=subprocess.DEVNULL,
+            pass_fds=[child_end.fileno()],
+            env=env,
+        )
+        pipe = Pipe(parent_end.detach())
+    pipe.send((spec, count))
+    return process, pipe
+
+
+def _receive(pipe: Pipe) -> Any:
+    try:
+        return pipe.recv()
+    except EOFError:
+        raise RuntimeError("a client process died (see its traceback above)") from None
 
 
 def run_load(spec: LoadSpec, on_window: Callable[[], None] | None = None) -> LoadResult:
@@ -657,24 +686,20 @@ def run_load(spec: LoadSpec, on_window: Callable[[], None] | None = None) -> Loa
 
     ``on_window`` is called about when the window opens and again when it closes (the caller
     samples the server's CPU time there)."""
-    context = multiprocessing.get_context("spawn")
     shares = split_connections(spec.connections, spec.processes)
-    processes: list[multiprocessing.process.BaseProcess] = []
-    pipes: list[multiprocessing.connection.Connection] = []
+    processes: list[subprocess.Popen[bytes]] = []
+    pipes: list[Pipe] = []
     try:
         for count in shares:
-            parent_end, child_end = context.Pipe()
-            process = context.Process(target=_client_process, args=(spec, count, child_end), daemon=True)
-            process.start()
-            child_end.close()
+            process, pipe = _start_client(spec, count)
             processes.append(process)
-            pipes.append(parent_end)
+            pipes.append(pipe)
         tls, loop_name = "?", "?"
         start_deadline = time.monotonic() + PROCESS_START_TIMEOUT + spec.connect_timeout
         for pipe in pipes:
             if not pipe.poll(max(0.0, start_deadline - time.monotonic())):
                 raise TimeoutError("a client process did not connect in time")
-            message = pipe.recv()
+            message = _receive(pipe)
             if message[0] != "ready":
                 raise ConnectionError(message[1])
             tls, loop_name = message[1], message[2]
@@ -693,7 +718,7 @@ def run_load(spec: LoadSpec, on_window: Callable[[], None] | None = None) -> Loa
         for pipe in pipes:
             if not pipe.poll(max(0.0, end_deadline - time.monotonic())):
                 raise TimeoutError("a client process did not report in time")
-            kind, raw, process_errors, process_samples, process_sent, process_cpu = pipe.recv()
+            kind, raw, process_errors, process_samples, process_sent, process_cpu = _receive(pipe)
             assert kind == "result"
             latencies.frombytes(raw)
             errors += process_errors
@@ -722,3 +747,21 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def _client_main(argv: Sequence[str]) -> int:
+    """``python -m loadtests.loadgen --client FD``: receive (spec, count) on FD, then serve it."""
+    if len(argv) != 2 or argv[0] != CLIENT_FLAG:
+        print(f"usage: python -m loadtests.loadgen {CLIENT_FLAG} FD (started by run_load)", file=sys.stderr)
+        return 2
+    pipe = Pipe(int(argv[1]))
+    spec, count = pipe.recv()
+    _client_process(spec, count, pipe)
+    return 0
+
+
+if __name__ == "__main__":
+    # Run from the imported module, so that the classes unpickled from the pipe are this code's.
+    from loadtests.loadgen import _client_main as client_main
+
+    sys.exit(client_main(sys.argv[1:]))

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import subprocess
@@ -39,6 +41,7 @@ __all__ = [
     "PYKMIP_CIPHER_SUITES",
     "PyKmipServer",
     "PyKmipServerSettings",
+    "die_with_parent",
     "pykmip_server_command",
     "stop_process_group",
     "write_server_conf",
@@ -47,6 +50,7 @@ __all__ = [
 START_TIMEOUT = 60.0  # seconds until the first round trip must succeed
 STOP_TIMEOUT = 5.0  # seconds after SIGTERM before SIGKILL
 READY_POLL = 0.2  # seconds between readiness attempts
+_PR_SET_PDEATHSIG = 1
 # The ECDSA suites of PyKMIP's TLS 1.2 list, strongest first (the dev PKI's keys are EC P-256);
 # written in PyKMIP's IANA spelling, which it maps to OpenSSL names.
 PYKMIP_CIPHER_SUITES = (
@@ -112,6 +116,16 @@ def pykmip_server_command(settings: PyKmipServerSettings) -> list[str]:
     return [*base, "-f", str(settings.conf_file), "-l", str(settings.log_file)]
 
 
+def die_with_parent() -> None:
+    """(``preexec_fn``, in the child) SIGTERM this process when the benchmark dies, even by
+    SIGKILL: Linux ``PR_SET_PDEATHSIG``; nothing elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is not None:
+        ctypes.CDLL(libc_name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 def stop_process_group(
     process: subprocess.Popen[bytes],
     timeout: float = STOP_TIMEOUT,
@@ -160,6 +174,7 @@ class PyKmipServer:
                 stderr=subprocess.STDOUT,
                 cwd=self.settings.directory,
                 start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 (no threads run at that point)
             )
         try:
             self._wait_ready()
