@@ -22,15 +22,27 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Iterator
 from types import MemberDescriptorType
+from typing import Any
 
 from ttlv.errors import DecodeError, EncodeError, MessageTooLarge, NestingTooDeep, TooManyItems
 from ttlv.item import VALUE_TYPES, Item, ItemType
 from ttlv.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["HEADER_SIZE", "decode", "decode_prefix", "encode", "tag_is_valid"]
+__all__ = [
+    "HEADER_SIZE",
+    "decode",
+    "decode_prefix",
+    "encode",
+    "encode_into",
+    "item_writer",
+    "structure_header",
+    "structure_header_packer",
+    "tag_is_valid",
+]
 
 HEADER_SIZE = 8
 """Tag (3 bytes), type (1 byte), length (4 bytes)."""
@@ -121,21 +133,56 @@ def encode(item: Item) -> bytes:
     Integer-valued items take any ``int`` (IntEnum and IntFlag members included) but not a
     ``bool``; Byte Strings take ``bytes`` or ``bytearray``.
     """
+    out: list[bytes | bytearray] = []
     try:
-        return _encode(item)
+        _encode(item, out)
+    except (AttributeError, TypeError, struct.error) as exc:
+        raise EncodeError(_explain(item, exc)) from None
+    return b"".join(out)
+
+
+def encode_into(item: Item, out: list[bytes | bytearray]) -> int:
+    """Append the TTLV bytes of ``item`` to ``out`` (in pieces) and return how many there are.
+
+    For a higher layer that writes messages itself: ``b"".join(out)`` is the message. The
+    checks and errors are those of ``encode``; after an EncodeError, ``out`` holds part of the
+    item and is to be discarded.
+    """
+    try:
+        return _encode(item, out)
     except (AttributeError, TypeError, struct.error) as exc:
         # Cheap checks stay in the loop; the rarer shapes of wrong input (a non-Item member,
         # a tag that is not a number, a value struct cannot pack) surface here.
         raise EncodeError(_explain(item, exc)) from None
 
 
-def _encode(item: Item) -> bytes:
-    out: list[bytes | bytearray] = []
+def structure_header(tag: int, length: int) -> bytes:
+    """The 8-byte header of a Structure with ``tag`` whose value (its items) is ``length`` bytes.
+
+    For a higher layer that writes a Structure's items itself (see ``encode_into``).
+    """
+    _check_tag(tag)
+    if type(length) is not int or not 0 <= length <= _MAX_LENGTH or length & 7:
+        raise EncodeError(f"Structure {tag:#08x}: invalid length")
+    return _HEADER.pack(tag << 8 | 0x01, length)
+
+
+def structure_header_packer(tag: int) -> Callable[[int], bytes]:
+    """``structure_header`` for one ``tag``, checked here once: a function of the length.
+
+    For lengths that are sums of ``encode_into`` counts (so multiples of 8), which it does not
+    check; one that does not fit the 32-bit length field raises ``struct.error``.
+    """
+    structure_header(tag, 0)  # the tag's checks
+    return functools.partial(_HEADER.pack, tag << 8 | 0x01)
+
+
+def _encode(item: Item, out: list[bytes | bytearray]) -> int:
+    """Append the bytes of ``item`` to ``out``; return their count."""
     append = out.append
     pack_header = _HEADER.pack
     pack_u32 = _ENC_U32.pack
     pack_i32 = _ENC_INTEGER.pack
-    zeros = _ZEROS
     size = 0  # bytes produced so far
     # Each open Structure: (the iterator of its parent's remaining children, index of its
     # header placeholder in ``out``, its tag-and-type word, ``size`` at its header).
@@ -158,18 +205,7 @@ def _encode(item: Item) -> bytes:
                 children = iter(value)
                 break
             if itype is _TEXT:
-                if type(value) is not str and not isinstance(value, str):  # StrEnum members too
-                    raise EncodeError(f"Text String {tag:#08x}: value must be str")
-                try:
-                    raw = value.encode()
-                except UnicodeEncodeError:
-                    raise EncodeError(f"Text String {tag:#08x}: not encodable as UTF-8") from None
-                n = len(raw)
-                if n > _MAX_LENGTH:
-                    raise EncodeError(f"Text String {tag:#08x}: longer than a length field can say")
-                pad = -n & 7
-                append(pack_header(tag << 8 | 0x07, n) + raw + zeros[pad])
-                size += 8 + n + pad
+                size += _write_text(tag, value, out)
                 continue
             if type(value) is bool and itype is not _BOOL:
                 raise EncodeError(f"{_type_name(itype)} {tag:#08x}: value must be int, not bool")
@@ -180,19 +216,7 @@ def _encode(item: Item) -> bytes:
                 append(pack_i32(tag << 8 | 0x02, 4, value))
                 size += 16
             elif itype is _BYTES:
-                # bytearray is accepted so that key material need not be copied into an
-                # immutable bytes object on its way out.
-                if not isinstance(value, bytes | bytearray):
-                    raise EncodeError(f"Byte String {tag:#08x}: value must be bytes or bytearray")
-                n = len(value)
-                if n > _MAX_LENGTH:
-                    raise EncodeError(f"Byte String {tag:#08x}: longer than a length field can say")
-                append(pack_header(tag << 8 | 0x08, n))
-                append(value)
-                pad = -n & 7
-                if pad:
-                    append(zeros[pad])
-                size += 8 + n + pad
+                size += _write_byte_string(tag, value, out)
             elif itype is _BOOL:
                 if type(value) is not bool:
                     raise EncodeError(f"Boolean {tag:#08x}: value must be bool")
@@ -223,7 +247,87 @@ def _encode(item: Item) -> bytes:
             if length > _MAX_LENGTH:
                 raise EncodeError(f"Structure {tt >> 8:#08x}: longer than a length field can say")
             out[index] = pack_header(tt, length)
-    return b"".join(out)
+    return size
+
+
+def _write_text(tag: int, value: object, out: list[bytes | bytearray]) -> int:
+    """Append a Text String item (``tag`` already checked); return its size."""
+    if type(value) is not str and not isinstance(value, str):  # StrEnum members too
+        raise EncodeError(f"Text String {tag:#08x}: value must be str")
+    try:
+        raw = value.encode()
+    except UnicodeEncodeError:
+        raise EncodeError(f"Text String {tag:#08x}: not encodable as UTF-8") from None
+    n = len(raw)
+    if n > _MAX_LENGTH:
+        raise EncodeError(f"Text String {tag:#08x}: longer than a length field can say")
+    pad = -n & 7
+    out.append(_HEADER.pack(tag << 8 | 0x07, n) + raw + _ZEROS[pad])
+    return 8 + n + pad
+
+
+def _write_byte_string(tag: int, value: object, out: list[bytes | bytearray]) -> int:
+    """Append a Byte String item (``tag`` already checked) in pieces; return its size."""
+    # bytearray is accepted so that key material need not be copied into an immutable bytes
+    # object on its way out; for the same reason the value is appended as it is.
+    if type(value) is bool:  # encode's check of every type but Text String and Boolean
+        raise EncodeError(f"Byte String {tag:#08x}: value must be int, not bool")
+    if not isinstance(value, bytes | bytearray):
+        raise EncodeError(f"Byte String {tag:#08x}: value must be bytes or bytearray")
+    n = len(value)
+    if n > _MAX_LENGTH:
+        raise EncodeError(f"Byte String {tag:#08x}: longer than a length field can say")
+    out.append(_HEADER.pack(tag << 8 | 0x08, n))
+    out.append(value)
+    pad = -n & 7
+    if pad:
+        out.append(_ZEROS[pad])
+    return 8 + n + pad
+
+
+def _write_long(tt: int, value: object, out: list[bytes | bytearray]) -> int:
+    """Append a Long Integer or Date-Time item (``tt``: tag and type, tag checked); return 16."""
+    if type(value) is int and -(1 << 63) <= value < 1 << 63:
+        out.append(_ENC_I64.pack(tt, 8, value))
+        return 16
+    item: Item = _new_object(Item)  # anything else: encode's own path, checks and errors
+    _set_tag(item, tt >> 8)
+    _set_type(item, _TYPE_FOR_BYTE[tt & 0xFF])
+    _set_value(item, value)
+    return encode_into(item, out)
+
+
+def item_writer(tag: int, itype: ItemType) -> Callable[[Any, list[bytes | bytearray]], int]:
+    """``write(value, out)``: ``encode_into(Item(tag, itype, value), out)`` without the Item.
+
+    For a higher layer that writes messages itself. The tag is checked here, once; the value
+    on each call, with the errors of ``encode``. Not for Structures (see ``structure_header``).
+    """
+    _check_tag(tag)
+    if itype is _TEXT:
+        return functools.partial(_write_text, tag)
+    if itype is _BYTES:
+        return functools.partial(_write_byte_string, tag)
+    if itype is _LONG or itype is _DT:
+        return functools.partial(_write_long, tag << 8 | itype)
+    if itype is _S or not isinstance(itype, ItemType):
+        raise EncodeError(f"item {tag:#08x}: no writer for item type {itype!r}")
+
+    def write(value: Any, out: list[bytes | bytearray]) -> int:
+        item: Item = _new_object(Item)
+        _set_tag(item, tag)
+        _set_type(item, itype)
+        _set_value(item, value)
+        return encode_into(item, out)
+
+    return write
+
+
+def _check_tag(tag: object) -> None:
+    if type(tag) is not int and (not isinstance(tag, int) or isinstance(tag, bool)):
+        raise EncodeError(f"tag must be int, not {type(tag).__name__}")
+    if not (_TAG_FIRST <= tag <= _TAG_LAST or _EXTENSION_FIRST <= tag <= _EXTENSION_LAST):
+        raise EncodeError(f"invalid tag {tag!r}")
 
 
 def _explain(item: Item, exc: Exception) -> str:
