@@ -21,10 +21,14 @@ hand-written converter: Key Material's bytes-or-structure, Operation) and ``Inte
 text field whose Items are worth reusing: Attribute Name).
 
 Invariants:
-- Each class is compiled once, on first use, into a decoder and an encoder generated as
-  straight-line Python (no per-field interpretation at run time); the result is cached.
+- Each class is compiled once, on first use, into a decoder, an encoder and a writer generated
+  as straight-line Python (no per-field interpretation at run time); the result is cached.
   Encoders reuse the (immutable) Items of values that repeat: every Enumeration and Boolean,
-  the first 64 Integers, masks and interned texts of each field; never Byte Strings.
+  the first 64 Integers, masks and interned texts of each field (values of the field's exact
+  type only); never Byte Strings.
+- The writer (``struct_to_bytes``) writes TTLV straight from the objects, with ttlv's item
+  writers, and gives exactly ``ttlv.encode(encode_struct(...))``: the same bytes or the same
+  exception (any value of a type its field does not declare is left to that two-step path).
 - Decoded values are of the exact Python type of their field; an int subclass (an IntEnum in
   a hand-built Item) is accepted as an int, a bool is not.
 - Decoding accepts fields in any order (section 9.1.1.4 orders them, but accepting more costs
@@ -60,6 +64,9 @@ from enum import IntEnum, IntFlag
 from typing import Annotated, Any, TypeAlias, Union, get_args, get_origin
 
 from kmip_server.model.errors import InvalidField, InvalidMessage
+from ttlv.codec import encode as ttlv_encode
+from ttlv.codec import encode_into as ttlv_encode_into
+from ttlv.codec import item_writer, structure_header_packer
 from ttlv.item import Item, ItemType
 from ttlv.kmip14 import TAG_NAMES, Tag
 
@@ -84,6 +91,7 @@ __all__ = [
     "decode_struct",
     "encode_struct",
     "make_item",
+    "struct_to_bytes",
     "model",
     "tag_name",
     "tag_since",
@@ -440,13 +448,16 @@ class StructCodec:
     """The compiled codec of one model class.
 
     ``decode(item, ctx)`` -> instance (the item must be a Structure; its tag is not checked);
-    ``encode(obj, version)`` -> the tuple of child Items (the caller chooses the tag).
+    ``encode(obj, version)`` -> the tuple of child Items (the caller chooses the tag);
+    ``write(obj, version, out)``: the TTLV bytes of those Items appended to ``out`` (in
+    pieces), their count returned; only for ``struct_to_bytes`` (see there).
     """
 
     cls: type
     decode: Callable[[Item, int], Any]
     encode: Callable[[Any, Version], tuple[Item, ...]]
     max_since: Version
+    write: Callable[[Any, Version, list[bytes | bytearray]], int]
 
 
 _M = object()  # "not seen" in generated decoders
@@ -472,6 +483,9 @@ def _base_env() -> dict[str, Any]:
         "_enum_ext": _enum_extension,
         "_as_int": _as_int,
         "_s32": _signed32,
+        "_put": ttlv_encode_into,
+        "_emit": _write_item,
+        "_fallback": _fallback,
         "STRICT": STRICT,
         "PARTIAL": PARTIAL,
     }
@@ -675,14 +689,28 @@ def _item_lines(f: _Field, i: int, env: dict[str, Any], x: str) -> list[str]:
         else:
             env[f"_c{i}"] = {v: make_item(f.tags[0], item_type, v) for v in (False, True)}
         return [f"it = _c{i}.get({x})", "if it is None:", *("    " + b for b in build)]
+    # Only values of the field's exact type are looked up and kept: a value that merely equals
+    # one (True == 1, 1.0 == 1) must not borrow, nor leave behind, another value's Item.
     env[f"_c{i}"] = {}
     return [
-        f"it = _c{i}.get({x})",
-        "if it is None:",
+        f"if {_exact_type(f, i, env, x)}:",
+        f"    it = _c{i}.get({x})",
+        "    if it is None:",
+        *("        " + b for b in build),
+        f"        if len(_c{i}) < {_ITEM_CACHE_LIMIT}:",
+        f"            _c{i}[{x}] = it",
+        "else:",
         *("    " + b for b in build),
-        f"    if len(_c{i}) < {_ITEM_CACHE_LIMIT}:",
-        f"        _c{i}[{x}] = it",
     ]
+
+
+def _exact_type(f: _Field, i: int, env: dict[str, Any], x: str) -> str:
+    """The test that value ``x`` of field ``f`` (a "bounded" cache kind) has its exact type."""
+    kind = f.kind
+    if isinstance(kind, _Mask):
+        env[f"_flag{i}"] = kind.cls
+        return f"type({x}) is int or type({x}) is _flag{i}"
+    return f"type({x}) is {'str' if f.interned else 'int'}"
 
 
 def _gen_encoder(cls: type, fields: list[_Field], env: dict[str, Any]) -> str:
@@ -701,6 +729,191 @@ def _gen_encoder(cls: type, fields: list[_Field], env: dict[str, Any]) -> str:
             lines.append(f"    if x is not None{guard}:")
             lines += ["        " + b for b in _append_lines(f, i, env, "x")]
     lines.append("    return tuple(out)")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Writers: model object -> TTLV bytes without the Items (struct_to_bytes)
+#
+# A class's writer follows its encoder field for field and appends the bytes that ttlv.encode
+# would give for the Items that encoder builds: the wire rules stay in ttlv (each piece comes
+# from ttlv.encode of the same Item, ttlv.encode_into, or ttlv.structure_header). A value of
+# any type but the one its field declares makes the writer give up (_Fallback), so that the
+# two-step path, whatever it does with such a value, is the one that answers.
+
+
+class _Fallback(Exception):
+    """A writer met a value it does not handle; struct_to_bytes builds the Items instead."""
+
+
+def _fallback() -> typing.NoReturn:
+    raise _Fallback
+
+
+class _WritingVersion(tuple[int, int]):
+    """A protocol version (compares as the plain tuple) that also says: write, do not build.
+
+    Passed through marker encoders (DependsOn, OneOf, Custom), it makes ``encode_struct``
+    return a deferred Structure that the writer then writes directly."""
+
+    __slots__ = ()
+
+
+_writing_versions: dict[Version, _WritingVersion] = {}
+
+
+def _writing_version(version: Version) -> _WritingVersion:
+    writing = _writing_versions.get(version)
+    if writing is None:
+        writing = _WritingVersion(version)
+        if len(_writing_versions) < 16:  # a handful of protocol versions exist
+            _writing_versions[version] = writing
+    return writing
+
+
+class _Deferred:
+    """The mark that begins a deferred Structure's value: ``(_DEFERRED, obj, writer)``. The value
+    is not a tuple of Items, so that nothing but ``_write_item`` can encode it."""
+
+    __slots__ = ()
+
+
+_DEFERRED = _Deferred()
+
+
+def _defer(obj: Any, tag: int, write: Callable[[Any, Version, list[bytes | bytearray]], int]) -> Item:
+    return make_item(tag, _STRUCTURE, (_DEFERRED, obj, write))
+
+
+_WRITTEN_ITEMS_LIMIT = 1024
+"""Most Items whose bytes ``_write_item`` keeps (the memo is emptied when full)."""
+
+# id(Item) -> (the Item, its bytes), for Items of the fixed-size types markers return: they
+# mostly come from encoders' tables of reused Items. Holding the Item keeps its id from being
+# reused by another object while the entry exists.
+_written_items: dict[int, tuple[Item, bytes]] = {}
+
+_STRUCTURE = ItemType.STRUCTURE
+_REUSED_TYPES = frozenset({ItemType.ENUMERATION, ItemType.INTEGER, ItemType.BOOLEAN, ItemType.INTERVAL})
+
+
+def _write_item(item: Item, version: Version, out: list[bytes | bytearray]) -> int:
+    """Append the bytes of ``item``, an Item a marker's encoder returned; return their count."""
+    if type(item) is Item:
+        itype = item.type
+        if itype in _REUSED_TYPES:
+            known = _written_items.get(id(item))
+            if known is None or known[0] is not item:
+                known = (item, ttlv_encode(item))
+                if len(_written_items) >= _WRITTEN_ITEMS_LIMIT:
+                    _written_items.clear()
+                _written_items[id(item)] = known
+            out.append(known[1])
+            return 16
+        tag = item.tag
+        if type(tag) is int or (isinstance(tag, int) and type(tag) is not bool):  # Tag members too
+            value: Any = item.value
+            write = _item_writers.get(tag << 8 | itype)
+            if write is None:
+                write = _item_writer(tag, itype)
+            if itype is not _STRUCTURE:
+                written: int = write(value, out)
+                return written
+            if type(value) is tuple and len(value) == 3 and value[0] is _DEFERRED:
+                index = len(out)
+                out.append(b"")
+                length: int = value[2](value[1], version, out)
+                out[index] = write(length)
+                return 8 + length
+    return ttlv_encode_into(item, out)
+
+
+_ITEM_WRITERS_LIMIT = 512
+_item_writers: dict[int, Callable[..., Any]] = {}  # tag << 8 | type -> writer or header packer
+
+
+def _item_writer(tag: int, itype: ItemType) -> Callable[..., Any]:
+    """ttlv's writer of items of ``tag`` and ``itype`` (for a Structure, its header packer)."""
+    write = structure_header_packer(tag) if itype is _STRUCTURE else item_writer(tag, itype)
+    if len(_item_writers) < _ITEM_WRITERS_LIMIT:  # tags of raw Items come from messages
+        _item_writers[tag << 8 | itype] = write
+    return write
+
+
+def _write_lines(f: _Field, i: int, env: dict[str, Any], x: str) -> list[str]:
+    """Statements appending the bytes of the Item of value ``x`` to ``out`` (through ``a``) and
+    adding their count to ``n``: the same Item ``_item_lines`` builds."""
+    kind = f.kind
+    tag = f.tags[0]
+    if isinstance(kind, _Struct):
+        env[f"_w{i}"] = codec_for(kind.cls).write
+        env[f"_cls{i}"] = kind.cls
+        env[f"_hdr{i}"] = structure_header_packer(tag)
+        return [
+            f"if type({x}) is not _cls{i}:",
+            "    _fallback()",
+            "k = len(out)",
+            'a(b"")',
+            f"m = _w{i}({x}, ver, out)",
+            f"out[k] = _hdr{i}(m)",
+            "n += 8 + m",
+        ]
+    if isinstance(kind, _Raw):
+        return [f"n += _put({x}, out)"]
+    if isinstance(kind, OneOf | Custom | DependsOn):
+        (expr,) = [line[len("it = ") :] for line in _item_lines(f, i, env, x)]
+        return [f"n += _emit({expr}, ver, out)"]
+    cache = _cache_kind(f)
+    parts = _encode_parts(f, i, env, x, str(tag))
+    if not isinstance(parts, tuple):  # pragma: no cover - every other kind is a new Item
+        raise TypeError(f"{f.name}: unexpected encoder")
+    build = f"_mk({', '.join(parts)})"
+    if cache is None:
+        itype = _ITYPE_OF[parts[1]]
+        env[f"_lw{i}"] = item_writer(tag, itype)
+        return [f"n += _lw{i}({parts[2]}, out)"]
+    if cache == "table":
+        # The same keys as the encoder's table of Items, so the same values hit it.
+        items = env[f"_c{i}"]
+        env[f"_b{i}"] = {key: ttlv_encode(item) for key, item in items.items()}
+        return [
+            f"b = _b{i}.get({x})",
+            "if b is None:",
+            f"    n += _put({build}, out)",
+            "else:",
+            "    a(b)",
+            "    n += len(b)",
+        ]
+    # Bounded: only values of the field's exact type, like the encoder's cache; any other
+    # value is left to the encoder (whose Item ttlv may well refuse).
+    env[f"_b{i}"] = {}
+    return [
+        f"if not ({_exact_type(f, i, env, x)}):",
+        "    _fallback()",
+        f"b = _b{i}.get({x})",
+        "if b is None:",
+        f"    b = _enc_bytes({build})",
+        f"    if len(_b{i}) < {_ITEM_CACHE_LIMIT}:",
+        f"        _b{i}[{x}] = b",
+        "a(b)",
+        "n += len(b)",
+    ]
+
+
+def _gen_writer(fields: list[_Field], env: dict[str, Any]) -> str:
+    env["_enc_bytes"] = ttlv_encode
+    lines = ["def write(o, ver, out):", "    a = out.append", "    n = 0"]
+    for i, f in enumerate(fields):
+        guard = f" and ver >= _since{i}" if f.since > (1, 0) else ""
+        lines.append(f"    x = o.{f.name}")
+        if f.repeated:
+            lines.append(f"    if x{guard}:")
+            lines.append("        for y in x:")
+            lines += ["            " + b for b in _write_lines(f, i, env, "y")]
+        else:
+            lines.append(f"    if x is not None{guard}:")
+            lines += ["        " + b for b in _write_lines(f, i, env, "x")]
+    lines.append("    return n")
     return "\n".join(lines)
 
 
@@ -729,13 +942,17 @@ def _compile(cls: type) -> StructCodec:
     try:
         fields = _fields_of(cls)
         env = _base_env()
-        source = _gen_decoder(cls, fields, env) + "\n\n" + _gen_encoder(cls, fields, env) + "\n"
+        source = "\n\n".join(
+            [_gen_decoder(cls, fields, env), _gen_encoder(cls, fields, env), _gen_writer(fields, env), ""]
+        )
         code = compile(source, f"<kmip model codec {cls.__qualname__}>", "exec")
         exec(code, env)  # noqa: S102 -- source generated above from the class's own fields
     finally:
         _compiling.discard(cls)
     max_since = max((f.since for f in fields), default=(1, 0))
-    return StructCodec(cls=cls, decode=env["decode"], encode=env["encode"], max_since=max_since)
+    return StructCodec(
+        cls=cls, decode=env["decode"], encode=env["encode"], max_since=max_since, write=env["write"]
+    )
 
 
 def decode_struct(cls: type[_T], item: Item, ctx: int = STRICT) -> _T:
@@ -745,8 +962,40 @@ def decode_struct(cls: type[_T], item: Item, ctx: int = STRICT) -> _T:
 
 
 def encode_struct(obj: Any, tag: int, version: Version = (1, 4)) -> Item:
-    """Encode model object ``obj`` as a Structure with ``tag`` for protocol ``version``."""
-    return make_item(tag, ItemType.STRUCTURE, codec_for(type(obj)).encode(obj, version))
+    """Encode model object ``obj`` as a Structure with ``tag`` for protocol ``version``.
+
+    Under ``struct_to_bytes`` (``version`` is then a ``_WritingVersion``) the Item returned
+    stands for the Structure without holding its items: a marker's encoder hands it back, and
+    the writer writes ``obj`` directly. Any other use of such an Item fails to encode.
+    """
+    codec = _codecs.get(type(obj)) or codec_for(type(obj))
+    item: Item = _new_object(Item)
+    _set_tag(item, tag)
+    _set_type(item, _STRUCTURE)
+    if type(version) is _WritingVersion:
+        _set_value(item, (_DEFERRED, obj, codec.write))
+    else:
+        _set_value(item, codec.encode(obj, version))
+    return item
+
+
+def struct_to_bytes(obj: Any, tag: int, version: Version = (1, 4)) -> bytes:
+    """``ttlv.encode(encode_struct(obj, tag, version))``, written without building the Items.
+
+    The same bytes, or the same exception: the writers handle the values of the exact types
+    their fields declare and give up on anything else (``_Fallback``, or any error at all),
+    and then the Items are built and encoded after all, whose outcome is the answer.
+    """
+    try:
+        out: list[bytes | bytearray] = [b""]
+        codec = _codecs.get(type(obj)) or codec_for(type(obj))
+        length = codec.write(obj, _writing_versions.get(version) or _writing_version(version), out)
+        header = _item_writers.get(tag << 8 | 0x01) or _item_writer(tag, _STRUCTURE)
+        out[0] = header(length)
+        return b"".join(out)
+    except Exception:  # noqa: S110 -- the two-step path below decides, and raises
+        pass
+    return ttlv_encode(encode_struct(obj, tag, version))
 
 
 # --------------------------------------------------------------------------------------------
@@ -779,6 +1028,17 @@ def value_codec(annotation: Any) -> ValueCodec:
     parts = _encode_parts(probe, 0, env, "x", "tag")
     if isinstance(parts, str):
         enc_src = f"def encode(x, tag, ver):\n    return {parts}\n"
+    elif isinstance(kind, _Struct):
+        # Under struct_to_bytes, a deferred Structure (see encode_struct) for its writer.
+        env.update(_WV=_WritingVersion, _defer=_defer, _w0=codec_for(kind.cls).write)
+        enc_src = "\n".join(
+            [
+                "def encode(x, tag, ver):",
+                "    if type(ver) is _WV:",
+                "        return _defer(x, tag, _w0)",
+                f"    return _mk({', '.join(parts)})",
+            ]
+        )
     elif _cache_kind(probe) is None:
         enc_src = f"def encode(x, tag, ver):\n    return _mk({', '.join(parts)})\n"
     else:

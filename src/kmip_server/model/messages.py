@@ -33,8 +33,10 @@ from kmip_server.model.codec import (
     NonEmpty,
     Version,
     codec_for,
+    encode_struct,
     make_item,
     model,
+    struct_to_bytes,
 )
 from kmip_server.model.errors import (
     InvalidField,
@@ -113,8 +115,19 @@ def _decode_operation(item: Item, ctx: int) -> Operation:
     return operation
 
 
+_operation_items: dict[int, Item] = {}  # Operation value -> its Item, Operation tag (memo)
+
+
 def _encode_operation(operation: Operation, tag: int, version: Version) -> Item:
-    return make_item(tag, _ENUMERATION, int(operation))
+    value = int(operation)
+    if tag != _OPERATION:
+        return make_item(tag, _ENUMERATION, value)
+    item = _operation_items.get(value)
+    if item is None:
+        item = make_item(tag, _ENUMERATION, value)
+        if value in _OPERATION_BY_VALUE:  # the table's values only: a bounded memo
+            _operation_items[value] = item
+    return item
 
 
 _OPERATION_FIELD = Custom(_decode_operation, _encode_operation)
@@ -144,7 +157,7 @@ def _encode_request_payload(payload: RequestPayload, tag: int, version: Version,
     spec = _operation_spec(operation)
     if version < spec.since:
         raise ModelEncodeError(f"{spec.operation.name}: not defined in KMIP {version[0]}.{version[1]}")
-    return make_item(tag, _STRUCTURE, codec_for(type(payload)).encode(payload, version))
+    return encode_struct(payload, tag, version)
 
 
 def _decode_response_payload(item: Item, ctx: int, operation: Any) -> ResponsePayload:
@@ -164,7 +177,7 @@ def _encode_response_payload(payload: ResponsePayload, tag: int, version: Versio
             raise ModelEncodeError(f"{spec.operation.name}: not defined in KMIP {version[0]}.{version[1]}")
     if isinstance(payload, Item):
         return payload if payload.tag == tag else make_item(tag, payload.type, payload.value)
-    return make_item(tag, _STRUCTURE, codec_for(type(payload)).encode(payload, version))
+    return encode_struct(payload, tag, version)
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,9 +474,11 @@ def _ttlv_decode(data: bytes | bytearray | memoryview, limits: Limits) -> Item:
         raise InvalidMessage("message is not valid TTLV") from exc
 
 
-def _ttlv_encode(item: Item) -> bytes:
+def _to_bytes(message: Any, tag: int, version: Version, encode_message: Callable[[Any], Item]) -> bytes:
     try:
-        return ttlv.encode(item)
+        if type(message) is RequestMessage or type(message) is ResponseMessage:
+            return struct_to_bytes(message, tag, version)
+        return ttlv.encode(encode_message(message))  # not quite a message: as encode_* treats it
     except ttlv.EncodeError as exc:
         raise ModelEncodeError("message cannot be encoded as TTLV") from exc
 
@@ -476,8 +491,9 @@ def request_from_bytes(
 
 
 def request_to_bytes(message: RequestMessage) -> bytes:
-    """The TTLV bytes of ``encode_request(message)``."""
-    return _ttlv_encode(encode_request(message))
+    """The TTLV bytes of ``encode_request(message)`` (written without building its Items)."""
+    version = message.request_header.protocol_version.version
+    return _to_bytes(message, _REQUEST_MESSAGE, version, encode_request)
 
 
 def response_from_bytes(
@@ -488,5 +504,6 @@ def response_from_bytes(
 
 
 def response_to_bytes(message: ResponseMessage) -> bytes:
-    """The TTLV bytes of ``encode_response(message)``."""
-    return _ttlv_encode(encode_response(message))
+    """The TTLV bytes of ``encode_response(message)`` (written without building its Items)."""
+    version = message.response_header.protocol_version.version
+    return _to_bytes(message, _RESPONSE_MESSAGE, version, encode_response)
