@@ -104,7 +104,9 @@ Bootstrap = Callable[[Core], Awaitable[None]]
 def _build_engine(
     *, objects: ObjectStore, hierarchy: KeyHierarchy, controller: SealController, config: Config
 ) -> RequestEngine:
-    return RequestEngine(objects=ObjectService(objects, hierarchy), seal=controller, settings=config.engine)
+    return RequestEngine(
+        objects=ObjectService(objects, hierarchy, config.objects), seal=controller, settings=config.engine
+    )
 
 
 @contextlib.asynccontextmanager

@@ -1,6 +1,8 @@
 """What a client may do to the attributes of an existing object (Add, Modify and Delete
-Attribute, KMIP 1.4 sections 4.14-4.16), by the rules tables of section 3, and how stored
-attributes are shown with their Attribute Index.
+Attribute, KMIP 1.4 sections 4.14-4.16) and which it may give a new one (the templates of
+Create, Register and Re-key: ``check_client_attributes``), by the rules tables of section 3,
+and how stored attributes are shown with their Attribute Index (``presented``, the one
+presentation Get Attributes, Get Attribute List and Get's key wrapping use).
 
 Pure and synchronous: a record and a request in, the changed record and the attribute to answer
 out, or a ``KmipError`` with the Result Reason of section 11 (Tables 341-343). The operations
@@ -12,12 +14,17 @@ Invariants:
   entry returns why the change is refused now, or None. Every conditional rule has its entry
   (a test checks it). Attributes the server derives from another one (Always Sensitive from
   Sensitive, 3.49; Never Extractable from Extractable, 3.51) follow it through ``DERIVED``.
-- Refusals, as section 11 names them: an attribute the client may not set, change or delete
-  (read-only, server-only, "y-" custom, or a condition not met) or one that does not apply to
-  the object type is Permission Denied; adding a second instance of a single-instance attribute
-  is Illegal Operation; an Attribute Index in Add is Invalid Field; Modify of an attribute the
-  object lacks is Invalid Field, of an index it lacks Item Not Found; Delete of an attribute or
-  index the object lacks is Item Not Found; a server limit on instances is Index Out Of Bounds.
+- A client's value is stored as ``SHAPERS`` make it, whether it comes with Add, Modify or a
+  new object's template: Usage Limits Count set to the Total (3.21), Application Specific
+  Information without Application Data refused (3.36: the server generates none), and a custom
+  attribute structure may not nest structures.
+- Refusals of a change, as section 11 names them: an attribute the client may not set, change
+  or delete (read-only, server-only, "y-" custom, or a condition not met) or one that does not
+  apply to the object type is Permission Denied (in a new object's template: Invalid Field);
+  adding a second instance of a single-instance attribute is Illegal Operation; an Attribute
+  Index in Add is Invalid Field; Modify of an attribute the object lacks is Invalid Field, of an
+  index it lacks Item Not Found; Delete of an attribute or index the object lacks is Item Not
+  Found; a server limit on instances is Index Out Of Bounds.
 - Attribute Indices never change when other instances come or go (section 2.1.1). Objects are
   created with their instances stored in index order and no index (the n-th instance has index
   n); once an instance of a multi-instance attribute is added or deleted, every instance of
@@ -36,11 +43,11 @@ from enum import IntEnum
 
 import ttlv
 from kmip_server.errors import (
+    ApplicationNamespaceNotSupported,
     IllegalOperation,
     IndexOutOfBounds,
     InvalidField,
     ItemNotFound,
-    KmipError,
     PermissionDenied,
 )
 from kmip_server.lifecycle import date_driven_state
@@ -56,38 +63,28 @@ from kmip_server.model import (
     attribute_rule,
 )
 from kmip_server.model.codec import Version, encode_struct
-from kmip_server.objects import first_value, replace_attribute
+from kmip_server.objects import RECORD_FIELDS, first_value, replace_attribute
 from kmip_server.storage.objects import ObjectRecord
 from ttlv.item import Item, ItemType
-from ttlv.kmip14 import ResultReason, State, Tag
+from ttlv.kmip14 import ObjectType, Operation, State, Tag
 
 __all__ = [
     "CONDITIONS",
     "DEFAULT_ATTRIBUTE_LIMITS",
     "DERIVED",
     "RECORD_FIELDS",
-    "ApplicationNamespaceNotSupported",
+    "SHAPERS",
     "AttributeLimits",
     "Change",
     "added",
     "appended",
+    "check_client_attributes",
     "deleted",
     "effective_state",
     "index_of",
     "modified",
     "presented",
 ]
-
-RECORD_FIELDS = frozenset({"Unique Identifier", "Object Type", "State"})
-"""Attributes that are fields of the record (never stored, never changed by a client)."""
-
-
-class ApplicationNamespaceNotSupported(KmipError):
-    """Application Specific Information without Application Data names a namespace for which
-    the server would have to generate the data (3.36); this server generates none."""
-
-    result_reason = ResultReason.APPLICATION_NAMESPACE_NOT_SUPPORTED
-    default = "the application namespace is not supported: give the Application Data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,14 +176,17 @@ Shaper = Callable[[AttributeValue, AttributeValue | None], AttributeValue]
 
 
 def _usage_limits(value: AttributeValue, current: AttributeValue | None) -> AttributeValue:
-    # 3.21: the client sets Total and/or Unit, never Count; Count starts at Total (nothing has
-    # been allocated, or the change would have been refused).
+    # 3.21: the client sets Total and/or Unit, never Count (a Count given is ignored); Count
+    # starts at Total (nothing has been allocated, or the change would have been refused). A
+    # first setting needs the Total: this server has no policy to choose one.
     if not isinstance(value, UsageLimits):
         raise InvalidField("Usage Limits: not a Usage Limits structure")
     before = current if isinstance(current, UsageLimits) else UsageLimits()
     total = value.usage_limits_total if value.usage_limits_total is not None else before.usage_limits_total
     unit = value.usage_limits_unit if value.usage_limits_unit is not None else before.usage_limits_unit
-    if total is not None and total < 0:
+    if total is None:
+        raise InvalidField("Usage Limits: Usage Limits Total is required")
+    if total < 0:
         raise InvalidField("Usage Limits: Usage Limits Total is negative")
     return UsageLimits(usage_limits_total=total, usage_limits_count=total, usage_limits_unit=unit)
 
@@ -201,7 +201,8 @@ SHAPERS: dict[str, Shaper] = {
     "Usage Limits": _usage_limits,
     "Application Specific Information": _application_data_given,
 }
-"""Attribute -> how the server turns a client's value into the stored one (Add and Modify)."""
+"""Attribute -> how the server turns a client's value into the stored one (Add, Modify, and the
+templates of the creating operations)."""
 
 Derivation = Callable[[tuple[Attribute, ...], AttributeValue], tuple[Attribute, ...]]
 
@@ -337,6 +338,55 @@ def _shaped(name: str, value: AttributeValue, current: AttributeValue | None) ->
         raise InvalidField(f"{name[:64]}: a custom attribute structure cannot hold structures")
     shaper = SHAPERS.get(name)
     return value if shaper is None else shaper(value, current)
+
+
+_OPERATION_PARAMETERS: dict[Operation, frozenset[str]] = {
+    Operation.CREATE: frozenset({"Cryptographic Algorithm", "Cryptographic Length"}),
+    Operation.REGISTER: frozenset({"Cryptographic Algorithm", "Cryptographic Length"}),
+}
+"""Attributes the rules table says the server sets, but which these operations take from the
+client's template as parameters (section 4.1 Table 165, 4.3 Table 171): the server checks them
+and sets them itself."""
+
+
+def check_client_attributes(
+    object_type: ObjectType, template: TemplateAttribute | None, operation: Operation
+) -> tuple[Attribute, ...]:
+    """The attributes a client gave for a new object (Create, Register, Re-key), checked against
+    section 3's rules and shaped as Add Attribute shapes them (``SHAPERS``: Usage Limits Count
+    set to the Total, 3.21; Application Data required, 3.36; custom structures flat).
+
+    Raises ``ItemNotFound`` for template names (Template objects are not supported, so none
+    exists: 11.2 "Templates that do not exist"); ``InvalidField`` for an attribute the client
+    may not set, one that does not apply to the object type, a single-instance attribute given
+    twice, or a value the shaping refuses (11.2 "Incorrect attribute value(s) specified");
+    ``ApplicationNamespaceNotSupported`` for Application Specific Information without
+    Application Data."""
+    if template is None:
+        return ()
+    if template.names:
+        raise ItemNotFound("template not found")
+    parameters = _OPERATION_PARAMETERS.get(operation, frozenset())
+    seen: set[str] = set()
+    result: list[Attribute] = []
+    for attribute in template.attributes:
+        name = attribute.name
+        rule = attribute_rule(name)
+        if rule is None:
+            raise InvalidField(f"{name[:64]}: not an attribute this server understands")
+        if name.startswith("y-"):
+            raise InvalidField(f"{name[:64]}: a server custom attribute cannot be set by a client")
+        if name in RECORD_FIELDS or not (rule.client_may_set or name in parameters):
+            raise InvalidField(f"{name}: set by the server, not by a client")
+        if object_type not in rule.applies_to:
+            raise InvalidField(f"{name}: does not apply to this object type")
+        if attribute.value is None:
+            raise InvalidField(f"{name[:64]}: attribute value missing")
+        if name in seen and not rule.multi_instance:
+            raise InvalidField(f"{name}: given more than once")
+        seen.add(name)
+        result.append(Attribute(name=name, value=_shaped(name, attribute.value, None)))
+    return tuple(result)
 
 
 def _changed(

@@ -25,6 +25,8 @@ Sections (``SECTIONS`` is the table; every key of a section is a field of its da
 - ``[hierarchy]``: every ``HierarchySettings`` field (seconds and counts).
 - ``[engine]``: ``EngineSettings`` (max_batch_items, vendor_identification, server_version);
   its decode limits are ``[server.limits]``, one set for the framer and the decoder.
+- ``[objects]``: the attributes the server chooses for new objects (``ObjectSettings``):
+  ``lease_time`` (seconds, default 3600; 0 = no lease limit) and ``unique_names``.
 - ``[logging]``: ``level``, ``format`` (``text`` | ``json``).
 
 Invariants:
@@ -57,6 +59,7 @@ from keystores.factory import KEYSTORE_KINDS
 from kmip_server.engine.settings import EngineSettings
 from kmip_server.hierarchy.settings import HierarchySettings
 from kmip_server.identity import IdentityResolver, IdentitySettings
+from kmip_server.objects import ObjectSettings
 from kmip_server.storage.sqlite_database import SqliteSettings
 from kmip_server.transport.settings import TLSSettings, TransportSettings
 from ttlv.limits import Limits
@@ -220,6 +223,7 @@ class Config:
     keystores: Mapping[str, KeystoreConfig] = field(default_factory=dict)
     hierarchy: HierarchySettings = field(default_factory=HierarchySettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    objects: ObjectSettings = field(default_factory=ObjectSettings)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: Path | None = None  # the file it was read from
 
@@ -428,6 +432,18 @@ def _engine(table: object, base_dir: Path) -> EngineSettings:
     return _bind(EngineSettings, "engine", table, base_dir, limits=Limits())  # type: ignore[no-any-return]
 
 
+_OBJECT_SETTINGS = frozenset({"lease_time", "unique_names"})
+"""The ``ObjectSettings`` an operator sets; the others are the server's own choices."""
+
+
+def _objects(table: object, base_dir: Path) -> ObjectSettings:
+    if isinstance(table, dict):
+        for name in table:
+            if name not in _OBJECT_SETTINGS:
+                raise ConfigError(f"objects.{name}", "unknown setting")
+    return _bind(ObjectSettings, "objects", table, base_dir)  # type: ignore[no-any-return]
+
+
 def _storage(table: object, base_dir: Path) -> StorageConfig:
     if not isinstance(table, dict):
         raise ConfigError("storage", f"expected a table, got {_describe(table)}")
@@ -483,6 +499,7 @@ SECTIONS: Mapping[str, Callable[[object, Path], Any]] = {
     "keystores": _keystores,
     "hierarchy": _plain(HierarchySettings, "hierarchy"),
     "engine": _engine,
+    "objects": _objects,
     "logging": _plain(LoggingConfig, "logging"),
 }
 

@@ -124,6 +124,15 @@ class NotExtractable(KmipError):
     default = "the object is not extractable"
 
 
+class ApplicationNamespaceNotSupported(KmipError):
+    """Application Specific Information without Application Data names a namespace for which
+    the server would have to generate the data (3.36); this server generates none (11.2, 11.4,
+    11.15, 11.16)."""
+
+    result_reason = ResultReason.APPLICATION_NAMESPACE_NOT_SUPPORTED
+    default = "the application namespace is not supported: give the Application Data"
+
+
 class ObjectAlreadyExists(KmipError):
     result_reason = ResultReason.OBJECT_ALREADY_EXISTS
     default = "the object already exists"

@@ -18,9 +18,19 @@ Invariants:
 - Date-driven state changes (an Activation or Deactivation Date that has passed, section 3.22)
   are applied when an object is loaded and written back at once; they are server processes, not
   the client's doing, and are not journaled.
-- Stored attributes never include Unique Identifier, Object Type and State (record fields);
-  ``presented_attributes`` adds them back. Multi-instance attributes are stored in index order
-  without an Attribute Index: the n-th instance of a name has index n.
+- Stored attributes never include Unique Identifier, Object Type and State (``RECORD_FIELDS``);
+  ``attribute_policy.presented`` adds them back. A new object's multi-instance attributes are
+  stored in index order without an Attribute Index (the n-th instance of a name has index n);
+  ``attribute_policy`` keeps the indices once instances come and go.
+- Names (3.2: "unique within a given key management domain", the domain being the tenant): a
+  Name carried by a live object of the tenant cannot be given to another object, by Create,
+  Register or Re-key (Invalid Field, 11.2, 11.4) or by Add or Modify Attribute (Illegal
+  Operation, 11.15, 11.16): ``TenantObjects.name_in_use`` decides for all of them. A destroyed
+  object keeps its Name attribute (as it keeps every attribute, 4.21) but no longer holds the
+  name: its key material is gone and Destroy "MAY" drop its metadata altogether, so a key
+  destroyed at the end of its life does not block its successor; Locate by name therefore
+  finds the live object (``operations.locate``). ``ObjectSettings.unique_names`` turns the
+  rule off for clients whose test suites repeat names.
 """
 
 from __future__ import annotations
@@ -35,7 +45,6 @@ from dataclasses import dataclass, field
 import ttlv
 from kmip_server.errors import (
     ConcurrentModification,
-    InvalidField,
     ItemNotFound,
     KeyValueNotPresent,
 )
@@ -50,8 +59,6 @@ from kmip_server.model import (
     ManagedObject,
     ModelError,
     RNGParameters,
-    TemplateAttribute,
-    attribute_rule,
     object_type_of,
 )
 from kmip_server.model.codec import STRICT, Version, decode_struct, encode_struct
@@ -70,18 +77,19 @@ from ttlv.kmip14 import (
 from unseal.memory import zeroize
 
 __all__ = [
+    "DEFAULT_LEASE_TIME",
     "DESTROYED_STATES",
+    "MAX_LEASE_TIME",
+    "RECORD_FIELDS",
     "ObjectService",
     "ObjectSettings",
     "StoredObjectCorrupt",
     "TenantObjects",
     "UndoJournal",
     "attribute_values",
-    "check_client_attributes",
     "digest_of",
     "first_value",
     "new_object_attributes",
-    "presented_attributes",
     "replace_attribute",
     "transitioned",
     "without_attribute",
@@ -94,8 +102,15 @@ _MAX_SAVE_ATTEMPTS = 3  # date-driven write-backs that lose a race re-read this 
 
 DESTROYED_STATES = frozenset({State.DESTROYED, State.DESTROYED_COMPROMISED})
 
-_RECORD_FIELDS = frozenset({"Unique Identifier", "Object Type", "State"})
-"""Attributes that are fields of ``ObjectRecord``, never stored in its attributes."""
+RECORD_FIELDS = frozenset({"Unique Identifier", "Object Type", "State"})
+"""Attributes that are fields of ``ObjectRecord``, never stored in its attributes (and never
+set or changed by a client)."""
+
+DEFAULT_LEASE_TIME = 3600
+"""Seconds: the Lease Time (3.20) new cryptographic objects get unless configured otherwise (the
+value the OASIS test cases expect, SKLC-O-1-14)."""
+MAX_LEASE_TIME = (1 << 32) - 1
+"""The largest Interval (9.1.1.4: an unsigned 32-bit number of seconds)."""
 
 _CLASS_BY_TAG: dict[int, type] = dict(MANAGED_OBJECTS.values())
 
@@ -112,19 +127,28 @@ class StoredObjectCorrupt(Exception):
 class ObjectSettings:
     """Server choices for the attributes the server sets."""
 
-    lease_time: int | None = None
-    """Lease Time (3.20) given to new cryptographic objects. None: not set, since this server
-    does not implement Obtain Lease and a lease it cannot renew would mean nothing."""
+    lease_time: int | None = DEFAULT_LEASE_TIME
+    """Lease Time (3.20, seconds) given to the new cryptographic objects (3.20 "All Cryptographic
+    Objects": not Opaque Objects) of Create, Register and Re-key: the longest lease Obtain Lease
+    grants on them and Check accepts. 0 means "no lease interval is effective" (4.17: the client
+    may use the object without a lease limit); None sets no Lease Time at all, which Obtain Lease
+    and Check treat the same way. Objects keep the value they were created with."""
     random_number_generator: RNGParameters | None = field(default_factory=lambda: _OS_RNG)
     """Random Number Generator (3.44) of generated keys: the operating system's CSPRNG
     (``os.urandom``), which matches none of the named RNG algorithms: Unspecified."""
     unique_names: bool = True
-    """Refuse a Create or Register whose Name a live object of the tenant already has (11.2,
-    11.4: Invalid Field). False lets names repeat, as some clients' test suites expect."""
+    """Refuse to give an object a Name that a live object of the tenant already has (Create,
+    Register, Re-key: Invalid Field, 11.2, 11.4; Add and Modify Attribute: Illegal Operation,
+    11.15, 11.16). False lets names repeat across objects, as some clients' test suites expect
+    (one object still cannot carry one name twice)."""
     default_usage_mask: CryptographicUsageMask = (
         CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT
     )
     """Cryptographic Usage Mask (3.19, always has a value) when a request gives none."""
+
+    def __post_init__(self) -> None:
+        if self.lease_time is not None and not 0 <= self.lease_time <= MAX_LEASE_TIME:
+            raise ValueError(f"lease_time must be between 0 and {MAX_LEASE_TIME} seconds")
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,72 +236,6 @@ def without_attribute(attributes: tuple[Attribute, ...], name: str) -> tuple[Att
     return tuple(attribute for attribute in attributes if attribute.name != name)
 
 
-def presented_attributes(record: ObjectRecord, version: Version = (1, 4)) -> tuple[Attribute, ...]:
-    """Every attribute of ``record`` as a client sees it in protocol ``version``: Unique
-    Identifier, Object Type and State added, attributes the version does not define left out,
-    and each instance of a multi-instance attribute given its Attribute Index (0 omitted)."""
-    result = [
-        Attribute(name="Unique Identifier", value=record.unique_identifier),
-        Attribute(name="Object Type", value=record.object_type),
-    ]
-    if record.object_type in ATTRIBUTES["State"].applies_to:  # not Opaque Objects (3.22)
-        result.append(Attribute(name="State", value=record.state))
-    seen: dict[str, int] = {}
-    for attribute in record.attributes:
-        rule = attribute_rule(attribute.name)
-        if rule is None or rule.since > version:
-            continue
-        index = seen.get(attribute.name, 0)
-        seen[attribute.name] = index + 1
-        result.append(attribute if index == 0 else dataclasses.replace(attribute, index=index))
-    return tuple(result)
-
-
-_OPERATION_PARAMETERS: dict[Operation, frozenset[str]] = {
-    Operation.CREATE: frozenset({"Cryptographic Algorithm", "Cryptographic Length"}),
-    Operation.REGISTER: frozenset({"Cryptographic Algorithm", "Cryptographic Length"}),
-}
-"""Attributes the rules table says the server sets, but which these operations take from the
-client's template as parameters (section 4.1 Table 165, 4.3 Table 171): the server checks them
-and sets them itself."""
-
-
-def check_client_attributes(
-    object_type: ObjectType, template: TemplateAttribute | None, operation: Operation
-) -> tuple[Attribute, ...]:
-    """The attributes a client gave for a new object, checked against section 3's rules.
-
-    Raises ``ItemNotFound`` for template names (Template objects are not supported, so none
-    exists: 11.2 "Templates that do not exist"), ``InvalidField`` for an attribute the client
-    may not set, one that does not apply to the object type, or a single-instance attribute
-    given twice (11.2 "Incorrect attribute value(s) specified")."""
-    if template is None:
-        return ()
-    if template.names:
-        raise ItemNotFound("template not found")
-    parameters = _OPERATION_PARAMETERS.get(operation, frozenset())
-    seen: set[str] = set()
-    result: list[Attribute] = []
-    for attribute in template.attributes:
-        name = attribute.name
-        rule = attribute_rule(name)
-        if rule is None:
-            raise InvalidField(f"{name[:64]}: not an attribute this server understands")
-        if name.startswith("y-"):
-            raise InvalidField(f"{name[:64]}: a server custom attribute cannot be set by a client")
-        if name in _RECORD_FIELDS or not (rule.client_may_set or name in parameters):
-            raise InvalidField(f"{name}: set by the server, not by a client")
-        if object_type not in rule.applies_to:
-            raise InvalidField(f"{name}: does not apply to this object type")
-        if attribute.value is None:
-            raise InvalidField(f"{name}: attribute value missing")
-        if name in seen and not rule.multi_instance:
-            raise InvalidField(f"{name}: given more than once")
-        seen.add(name)
-        result.append(Attribute(name=name, value=attribute.value))
-    return tuple(result)
-
-
 def digest_of(managed_object: ManagedObject) -> Digest | None:
     """The SHA-256 Digest (3.17) of an object as registered or created: of the Key Material
     (its bytes, or the TTLV encoding of a Key Material structure; a wrapped Key Value's bytes),
@@ -320,9 +278,11 @@ def new_object_attributes(
     settings: ObjectSettings,
 ) -> tuple[State, tuple[Attribute, ...]]:
     """The State and stored attributes of a new object (Create, Register, and the other
-    creating operations): the client's attributes (already checked) and those the server sets
-    implicitly on ``operation`` (section 3 rules tables), ``server_set`` (Digest, algorithm and
-    length, certificate fields...) winning over the client's for single-instance attributes.
+    creating operations): the client's attributes (checked and shaped by
+    ``attribute_policy.check_client_attributes``) and those the server sets implicitly on
+    ``operation`` (section 3 rules tables: dates, Fresh, Lease Time from the settings...),
+    ``server_set`` (Digest, algorithm and length, certificate fields...) winning over the
+    client's for single-instance attributes.
 
     The State follows section 3.22 transition 1: Pre-Active, or Active at once when the
     Activation Date given has passed (and Deactivated when the Deactivation Date has too)."""
@@ -488,14 +448,15 @@ class TenantObjects:
         """The tenant's records matching ``query``, in creation order (no date evaluation)."""
         return await self._store.find(self.tenant_id, query)
 
-    async def name_in_use(self, names: Iterable[str]) -> bool:
-        """Whether a live (not destroyed) object of the tenant already has one of ``names``
-        (always False when ``ObjectSettings.unique_names`` is off)."""
+    async def name_in_use(self, names: Iterable[str], *, other_than: str | None = None) -> bool:
+        """Whether a live (not destroyed) object of the tenant other than ``other_than`` already
+        has one of ``names``: the one rule of Create, Register, Re-key, Add and Modify Attribute
+        (module docstring). Always False when ``ObjectSettings.unique_names`` is off."""
         if not self.settings.unique_names:
             return False
         for name in names:
             for record in await self._store.find(self.tenant_id, LocateQuery(names=(name,))):
-                if record.state not in DESTROYED_STATES:
+                if record.unique_identifier != other_than and record.state not in DESTROYED_STATES:
                     return True
         return False
 
@@ -526,7 +487,7 @@ class TenantObjects:
             service=self.service,
             object_type=object_type_of(managed_object),
             state=state,
-            attributes=tuple(a for a in attributes if a.name not in _RECORD_FIELDS),
+            attributes=tuple(a for a in attributes if a.name not in RECORD_FIELDS),
             material=blob,
         )
         await self._store.insert(record)
@@ -538,6 +499,12 @@ class TenantObjects:
 
         self._journal.record(delete_created)
         return record
+
+    async def discard(self, record: ObjectRecord) -> None:
+        """Remove an object that ``create`` made for this request, before anyone was told of it
+        (an operation that lost a race and starts over). Its journaled compensation then finds
+        nothing to delete, which is fine: deleting is idempotent."""
+        await self._store.delete(self.tenant_id, record.unique_identifier)
 
     async def save(self, before: ObjectRecord, after: ObjectRecord) -> ObjectRecord:
         """Store ``after`` over ``before`` (same object; ``ConcurrentModification`` if it changed

@@ -24,6 +24,7 @@ from kmip_server.operations import (
     get_attributes,
     locate,
     modify_attribute,
+    obtain_lease,
     query,
     register,
     rekey,
@@ -67,6 +68,7 @@ REGISTRY: Mapping[Operation, HandlerSpec] = MappingProxyType(
             add_attribute.SPEC,
             modify_attribute.SPEC,
             delete_attribute.SPEC,
+            obtain_lease.SPEC,
         )
     }
 )

@@ -1,10 +1,11 @@
 """The write path shared by Add, Modify and Delete Attribute (KMIP 1.4 sections 4.14-4.16).
 
 Read the object, compute the change (``attribute_policy``: pure), check what needs the store (a
-Name another live object of the tenant carries: Illegal Operation, 11.15 and 11.16), and save
-it against the revision read. Another request may change the object in between (on this Core
-or another): then the change is computed again from what is stored now, at most
-``MAX_ATTEMPTS`` times, and ``ConcurrentModification`` (General Failure, "retry") after that.
+Name another live object of the tenant carries: Illegal Operation, 11.15 and 11.16; the rule is
+``TenantObjects.name_in_use``, the same as Create's and Register's), and save it against the
+revision read. Another request may change the object in between (on this Core or another): then
+the change is computed again from what is stored now, at most ``MAX_ATTEMPTS`` times, and
+``ConcurrentModification`` (General Failure, "retry") after that.
 """
 
 from __future__ import annotations
@@ -13,27 +14,17 @@ from collections.abc import Callable
 
 from kmip_server.errors import ConcurrentModification, IllegalOperation
 from kmip_server.model import Attribute, Name
-from kmip_server.objects import DESTROYED_STATES, TenantObjects
 from kmip_server.operations.context import OperationContext
-from kmip_server.storage.objects import LocateQuery, ObjectRecord
+from kmip_server.storage.objects import ObjectRecord
 
-__all__ = ["MAX_ATTEMPTS", "apply_change", "name_carried_elsewhere"]
+__all__ = ["MAX_ATTEMPTS", "apply_change"]
 
 MAX_ATTEMPTS = 3
-"""Times a change is computed and saved before a concurrent writer's win is reported."""
+"""Times a change is computed and saved before a concurrent writer's win is reported (Re-key
+retries its write of the existing key as often)."""
 
 Step = Callable[[ObjectRecord], tuple[ObjectRecord, Attribute]]
 """The change: the record as read -> the record to store and the attribute to answer."""
-
-
-async def name_carried_elsewhere(objects: TenantObjects, name: str, unique_identifier: str) -> bool:
-    """Whether a live (not destroyed) object of the tenant other than ``unique_identifier``
-    has the Name ``name``. Destroyed objects keep their names without blocking them, as in
-    Create and Register."""
-    for record in await objects.find(LocateQuery(names=(name,))):
-        if record.unique_identifier != unique_identifier and record.state not in DESTROYED_STATES:
-            return True
-    return False
 
 
 async def apply_change(
@@ -51,7 +42,7 @@ async def apply_change(
             gives_value
             and answer.name == "Name"
             and isinstance(value, Name)
-            and await name_carried_elsewhere(objects, value.name_value, record.unique_identifier)
+            and await objects.name_in_use((value.name_value,), other_than=record.unique_identifier)
         ):
             raise IllegalOperation("Name: another object already has this name")
         try:

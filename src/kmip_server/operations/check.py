@@ -8,8 +8,10 @@ What is checked, each only when the request gives it:
   Start Date, no protection after the Protect Stop Date). ``USAGES_BY_STATE`` and
   ``PROCESSING_USAGES`` are the tables.
 - Usage Limits Count: the object's remaining count (3.21) covers it; no Usage Limits, no limit.
-- Lease Time: at most the object's Lease Time (3.20: the longest lease the server serves); an
-  object without one needs no lease, so any is fine.
+- Lease Time: a lease that a batched Obtain Lease would grant (4.10): the object's state lets
+  it be leased at all, and the lease asked is at most the object's Lease Time (3.20: the
+  longest lease the server serves); an object without one (or with 0) needs no lease, so any
+  is fine. The rules are Obtain Lease's own (``obtain_lease.lease_refusal``, ``granted_lease``).
 
 Allowed: the response carries the Unique Identifier. Refused: Operation Failed, Permission
 Denied (11.11), the message naming the attributes that caused the refusal, and the ID
@@ -31,6 +33,7 @@ from kmip_server.model import CheckRequestPayload, CheckResponsePayload, UsageLi
 from kmip_server.model.attribute_table import ALL_CRYPTOGRAPHIC_OBJECTS
 from kmip_server.objects import first_value
 from kmip_server.operations.context import HandlerSpec, OperationContext, required_identifier
+from kmip_server.operations.obtain_lease import granted_lease, lease_refusal
 from kmip_server.storage.objects import ObjectRecord
 from ttlv.kmip14 import CryptographicUsageMask, Operation, State
 
@@ -90,10 +93,16 @@ def refusals(record: ObjectRecord, payload: CheckRequestPayload, now: int) -> li
         if remaining is not None and count > remaining:
             result.append("Usage Limits Count")
     lease = payload.lease_time
-    longest = first_value(record.attributes, "Lease Time")
-    if lease is not None and isinstance(longest, int) and lease > longest:
+    if lease is not None and _lease_refused(record, lease):
         result.append("Lease Time")
     return result
+
+
+def _lease_refused(record: ObjectRecord, lease: int) -> bool:
+    if lease_refusal(record) is not None:
+        return True
+    longest = granted_lease(record)
+    return longest != 0 and lease > longest
 
 
 async def handle(ctx: OperationContext, payload: CheckRequestPayload) -> CheckResponsePayload:

@@ -3,15 +3,21 @@
 The key is random bytes from the operating system's CSPRNG, stored in the Raw format.
 Generated algorithms and lengths are one table (``KEY_LENGTHS``); any other algorithm or
 length is Invalid Field (11.2 "Incorrect attribute value(s) specified"). Cryptographic
-Algorithm and Length are REQUIRED (Missing Data without them). A Name already carried by a live
-object of the tenant is Invalid Field (11.2); destroyed objects keep their names but do not
-block them.
+Algorithm and Length are REQUIRED (Missing Data without them).
+
+The template is checked and shaped by ``attribute_policy.check_client_attributes`` (as Add
+Attribute shapes values: Usage Limits Count starts at the Total, Application Specific
+Information needs its Application Data). A Name already carried by a live object of the tenant
+is Invalid Field (11.2; ``TenantObjects.name_in_use``: destroyed objects keep their names but
+do not block them). The server sets the attributes of ``objects.new_object_attributes``,
+among them the Lease Time of ``ObjectSettings.lease_time``.
 """
 
 from __future__ import annotations
 
 import secrets
 
+from kmip_server.attribute_policy import check_client_attributes
 from kmip_server.errors import InvalidField, MissingData
 from kmip_server.identity import Role
 from kmip_server.model import (
@@ -25,7 +31,6 @@ from kmip_server.model import (
 )
 from kmip_server.objects import (
     attribute_values,
-    check_client_attributes,
     digest_of,
     first_value,
     new_object_attributes,

@@ -29,6 +29,7 @@ from typing import Any, cast
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap, aes_key_wrap_with_padding
 
 import ttlv
+from kmip_server.attribute_policy import presented
 from kmip_server.errors import (
     ConcurrentModification,
     CryptographicFailure,
@@ -55,7 +56,7 @@ from kmip_server.model import (
     TransparentSymmetricKey,
 )
 from kmip_server.model.codec import encode_struct
-from kmip_server.objects import DESTROYED_STATES, first_value, presented_attributes, replace_attribute
+from kmip_server.objects import DESTROYED_STATES, first_value, replace_attribute
 from kmip_server.operations.context import HandlerSpec, OperationContext, required_identifier
 from kmip_server.storage.objects import ObjectRecord
 from ttlv.kmip14 import (
@@ -196,7 +197,7 @@ async def _wrapped(
         plaintext = material
     else:
         wanted = frozenset(spec.attribute_names)
-        attributes = tuple(a for a in presented_attributes(record, ctx.version) if a.name in wanted)
+        attributes = tuple(a for a in presented(record, ctx.version) if a.name in wanted)
         value = dataclasses.replace(key_block.key_value, attributes=attributes)
         plaintext = ttlv.encode(encode_struct(value, Tag.KEY_VALUE, ctx.version))
     try:

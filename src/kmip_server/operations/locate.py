@@ -21,10 +21,10 @@ each hold, except dates):
   Index is ignored (4.9).
 
 Judgement calls:
-- Destroyed objects keep their attributes, but Create lets a new object take the name of a
-  destroyed one; so that "Locate by name, then Get" finds the live key, destroyed objects are
-  located only when the request asks for a State (KMIP 2.0 made the same choice explicit with
-  its Destroyed Storage mask bit).
+- Destroyed objects keep their attributes, but a live object may take the name of a destroyed
+  one (the name rule, ``objects`` module docstring); so that "Locate by name, then Get" finds
+  the live key, destroyed objects are located only when the request asks for a State (KMIP 2.0
+  made the same choice explicit with its Destroyed Storage mask bit).
 - Storage Status Mask: this server archives nothing, so only on-line storage has objects; a
   mask without On-line Storage locates nothing.
 - Object Group Member: Group Member Fresh keeps the Fresh objects (3.34) among the matches;

@@ -10,12 +10,16 @@ the Digest over the material as registered (3.17), Cryptographic Algorithm and L
 Key Block (a template value that contradicts the Key Block is Invalid Field), and for X.509
 certificates Certificate Type, Certificate Length and the X.509 Certificate Identifier, Subject
 and Issuer (3.8-3.12); an X.509 Certificate Value that does not parse is Invalid Field.
+
+The template is checked and shaped like Create's (``attribute_policy.check_client_attributes``),
+and a Name a live object of the tenant carries is Invalid Field (11.4), as for Create.
 """
 
 from __future__ import annotations
 
 from cryptography import x509
 
+from kmip_server.attribute_policy import check_client_attributes
 from kmip_server.errors import FeatureNotSupported, InvalidField
 from kmip_server.identity import Role
 from kmip_server.model import (
@@ -33,7 +37,6 @@ from kmip_server.model import (
 )
 from kmip_server.objects import (
     attribute_values,
-    check_client_attributes,
     digest_of,
     first_value,
     new_object_attributes,

@@ -17,8 +17,14 @@ Always Sensitive, Never Extractable, Lease Time). Then:
 - Links: the existing key gets a Replacement Object Link to the replacement, the replacement a
   Replaced Object Link to the existing key, and no other link of the existing key.
 - Digest is computed over the new key, Random Number Generator is this server's.
-- A template's attributes (checked like Create's, 3.x rules) replace the copies of the same
-  attribute; a template Name also leaves the existing key its names.
+- A template's attributes (checked and shaped like Create's:
+  ``attribute_policy.check_client_attributes``) replace the copies of the same attribute; a
+  template Name also leaves the existing key its names, and one a live object of the tenant
+  carries is Invalid Field, as for Create.
+- Concurrency: the replacement is derived from the existing key as read, stored, and then the
+  existing key is saved against the revision read. When another request changed the existing
+  key in between, the replacement is discarded and the whole Re-key starts over from what is
+  stored now, up to ``attribute_change.MAX_ATTEMPTS`` times (then General Failure, "retry").
 
 Refused (11.5): another object type, a key of an algorithm or length this server does not
 generate, and a key that has already been replaced (3.35: "only one such replacement object
@@ -31,8 +37,9 @@ from __future__ import annotations
 import dataclasses
 import secrets
 
-from kmip_server.attribute_policy import appended
+from kmip_server.attribute_policy import appended, check_client_attributes
 from kmip_server.errors import (
+    ConcurrentModification,
     IllegalOperation,
     InvalidField,
     InvalidMessage,
@@ -42,7 +49,6 @@ from kmip_server.errors import (
 from kmip_server.identity import Role
 from kmip_server.model import (
     Attribute,
-    AttributeValue,
     KeyBlock,
     KeyValue,
     Link,
@@ -55,13 +61,13 @@ from kmip_server.model import (
 from kmip_server.objects import (
     DESTROYED_STATES,
     attribute_values,
-    check_client_attributes,
     digest_of,
     first_value,
     new_object_attributes,
     replace_attribute,
     without_attribute,
 )
+from kmip_server.operations.attribute_change import MAX_ATTEMPTS
 from kmip_server.operations.context import HandlerSpec, OperationContext, required_identifier
 from kmip_server.operations.create import KEY_LENGTHS, key_size_in_bytes
 from kmip_server.storage.objects import ObjectRecord
@@ -164,7 +170,30 @@ def _checked_existing(record: ObjectRecord) -> tuple[CryptographicAlgorithm, int
 
 async def handle(ctx: OperationContext, payload: ReKeyRequestPayload) -> ReKeyResponsePayload:
     objects = ctx.objects
-    existing = await objects.load(required_identifier(payload.unique_identifier), now=ctx.now)
+    unique_identifier = required_identifier(payload.unique_identifier)
+    for attempt in range(MAX_ATTEMPTS):
+        existing = await objects.load(unique_identifier, now=ctx.now)
+        replacement, names_moved = await _replacement(ctx, payload, existing)
+        try:
+            await objects.save(existing, _replaced(existing, replacement, ctx.now, names_moved=names_moved))
+        except ConcurrentModification:
+            # The existing key changed since it was read (a Modify, another Re-key...), so the
+            # replacement was derived from a stale copy: drop it and start over from what is
+            # stored now (after another Re-key won, that is Permission Denied).
+            await objects.discard(replacement)
+            if attempt + 1 == MAX_ATTEMPTS:
+                raise
+            continue
+        return ReKeyResponsePayload(unique_identifier=replacement.unique_identifier)
+    raise ConcurrentModification  # pragma: no cover - the loop returns or raises
+
+
+async def _replacement(
+    ctx: OperationContext, payload: ReKeyRequestPayload, existing: ObjectRecord
+) -> tuple[ObjectRecord, bool]:
+    """The replacement key, stored but not yet linked from the existing key, and whether it
+    took the existing key's names."""
+    objects = ctx.objects
     algorithm, length = _checked_existing(existing)
     template = check_client_attributes(ObjectType.SYMMETRIC_KEY, payload.template_attribute, Operation.RE_KEY)
     given = {attribute.name for attribute in template}
@@ -176,16 +205,15 @@ async def handle(ctx: OperationContext, payload: ReKeyRequestPayload) -> ReKeyRe
     ]
     inherited += replacement_dates(existing.attributes, payload.offset, ctx.now)
     inherited += _usage_limits(existing.attributes)
-    names = [a for a in existing.attributes if a.name == "Name"]
-    takes_names = "Name" not in given
-    if takes_names:
-        inherited += [Attribute(name="Name", value=a.value) for a in names]
+    names_moved = "Name" not in given
+    if names_moved:
+        inherited += [Attribute(name="Name", value=a.value) for a in existing.attributes if a.name == "Name"]
     else:
         wanted = [v.name_value for v in attribute_values(template, "Name") if isinstance(v, Name)]
         if await objects.name_in_use(wanted):
             raise InvalidField("Name: an object with this name already exists")
     attributes = [a for a in inherited if a.name not in given]
-    attributes += [_fresh_usage(a) for a in template]
+    attributes += template  # shaped: a Usage Limits Count starts at its Total (3.21)
     attributes.append(
         Attribute(
             name="Link",
@@ -222,23 +250,20 @@ async def handle(ctx: OperationContext, payload: ReKeyRequestPayload) -> ReKeyRe
         server_set=server_set,
         settings=objects.settings,
     )
-    replacement = await objects.create(key, stored, state)
+    return await objects.create(key, stored, state), names_moved
 
-    kept = without_attribute(existing.attributes, "Name") if takes_names and names else existing.attributes
+
+def _replaced(
+    existing: ObjectRecord, replacement: ObjectRecord, now: int, *, names_moved: bool
+) -> ObjectRecord:
+    """The existing key once replaced: a Replacement Object Link to the replacement, without
+    the names the replacement took, Last Change Date now."""
+    kept = without_attribute(existing.attributes, "Name") if names_moved else existing.attributes
     link = Link(
         link_type=LinkType.REPLACEMENT_OBJECT_LINK, linked_object_identifier=replacement.unique_identifier
     )
-    kept, _index = appended(replace_attribute(kept, "Last Change Date", ctx.now), "Link", link)
-    await objects.save(existing, dataclasses.replace(existing, attributes=kept))
-    return ReKeyResponsePayload(unique_identifier=replacement.unique_identifier)
-
-
-def _fresh_usage(attribute: Attribute) -> Attribute:
-    """A template's Usage Limits with its Count at its Total (3.21: the client sets no Count)."""
-    value: AttributeValue = attribute.value
-    if attribute.name == "Usage Limits" and isinstance(value, UsageLimits):
-        value = dataclasses.replace(value, usage_limits_count=value.usage_limits_total)
-    return Attribute(name=attribute.name, value=value)
+    kept, _index = appended(replace_attribute(kept, "Last Change Date", now), "Link", link)
+    return dataclasses.replace(existing, attributes=kept)
 
 
 SPEC = HandlerSpec(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from kmip_server.model import (
     CheckResponsePayload,
     GetRequestPayload,
@@ -167,23 +169,44 @@ def test_usage_limits_count(tmp_path: Path) -> None:
 def test_lease_time_at_most_the_objects(tmp_path: Path) -> None:
     async def scenario(core: Core) -> None:
         uid = await create_aes(core)
+        await core.ok(uid_item(Operation.ACTIVATE, uid))
         await core.ok(check(uid, lease_time=3600))
         answer = await failed(
             core,
-            check(uid, lease_time=3601, cryptographic_usage_mask=U.ENCRYPT),  # both refused
+            check(uid, lease_time=3601, cryptographic_usage_mask=U.SIGN),  # both refused
             ResultReason.PERMISSION_DENIED,
         )
         assert "Cryptographic Usage Mask, Lease Time" in (answer.result_message or "")
 
-    run_core(tmp_path, scenario, object_settings=ObjectSettings(lease_time=3600))
+    run_core(tmp_path, scenario)  # the default Lease Time: 3600 s
 
 
-def test_no_lease_time_no_lease_needed(tmp_path: Path) -> None:
+def test_a_lease_only_where_obtain_lease_grants_one(tmp_path: Path) -> None:
+    """4.10: the Lease Time checked is one a batched Obtain Lease would grant, so a Pre-Active or
+    destroyed key fails it; a Deactivated one (it may still decrypt) passes."""
+
     async def scenario(core: Core) -> None:
         uid = await create_aes(core)
-        await core.ok(check(uid, lease_time=10**6))
+        answer = await failed(core, check(uid, lease_time=60), ResultReason.PERMISSION_DENIED)
+        assert (answer.result_message or "").endswith("Lease Time")
+        await core.ok(uid_item(Operation.ACTIVATE, uid))
+        await core.ok(check(uid, lease_time=60))
+        await core.ok(revoke(uid, RevocationReasonCode.CESSATION_OF_OPERATION))
+        await core.ok(check(uid, lease_time=60))
+        await core.ok(uid_item(Operation.DESTROY, uid))
+        await failed(core, check(uid, lease_time=60), ResultReason.PERMISSION_DENIED)
 
     run_core(tmp_path, scenario)
+
+
+@pytest.mark.parametrize("lease_time", [None, 0])
+def test_no_lease_time_no_lease_limit(tmp_path: Path, lease_time: int | None) -> None:
+    async def scenario(core: Core) -> None:
+        uid = await create_aes(core)
+        await core.ok(uid_item(Operation.ACTIVATE, uid))
+        await core.ok(check(uid, lease_time=10**6))
+
+    run_core(tmp_path, scenario, object_settings=ObjectSettings(lease_time=lease_time))
 
 
 def test_opaque_objects_cannot_be_checked(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kmip_server.attribute_policy import presented
 from kmip_server.model import (
     Attribute,
     CreateRequestPayload,
@@ -18,7 +19,7 @@ from kmip_server.model import (
     TemplateAttribute,
 )
 from kmip_server.model.codec import make_item
-from kmip_server.objects import ObjectSettings, first_value, presented_attributes
+from kmip_server.objects import ObjectSettings, first_value
 from kmip_server.operations.create import KEY_LENGTHS, key_size_in_bytes
 from tests.unit.engine.support import (
     NOW,
@@ -63,7 +64,7 @@ def test_attributes_after_create_match_the_oasis_expectations(tmp_path: Path) ->
         record = await core.store.get("tenant-a", uid)
         assert record is not None
         assert record.state is State.PRE_ACTIVE
-        shown = {a.name: a.value for a in presented_attributes(record)}
+        shown = {a.name: a.value for a in presented(record)}
         assert shown["Unique Identifier"] == uid
         assert shown["Object Type"] is ObjectType.SYMMETRIC_KEY
         assert shown["State"] is State.PRE_ACTIVE
@@ -79,7 +80,7 @@ def test_attributes_after_create_match_the_oasis_expectations(tmp_path: Path) ->
         assert (shown["Extractable"], shown["Never Extractable"]) == (True, False)
         assert "Random Number Generator" in shown
         assert "Activation Date" not in shown
-        assert "Lease Time" not in shown  # no Obtain Lease: no lease time (ObjectSettings)
+        assert shown["Lease Time"] == 3600  # ObjectSettings.lease_time's default (SKLC-O-1-14)
         # The Digest is SHA-256 of the Raw key (3.17), which Get returns.
         got = await core.ok(batch_item(Operation.GET, GetRequestPayload(unique_identifier=uid)))
         key_value = got.managed_object.key_block.key_value
@@ -92,18 +93,25 @@ def test_attributes_after_create_match_the_oasis_expectations(tmp_path: Path) ->
             key_format_type=KeyFormatType.RAW,
         )
         # Attributes later than the message's version are not shown to it.
-        assert "Sensitive" not in {a.name for a in presented_attributes(record, (1, 2))}
+        assert "Sensitive" not in {a.name for a in presented(record, (1, 2))}
 
     run_core(tmp_path, scenario)
 
 
-def test_lease_time_is_a_setting(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lease_time", [600, 0, None])
+def test_lease_time_is_a_setting(tmp_path: Path, lease_time: int | None) -> None:
     async def scenario(core: Core) -> None:
         record = await core.store.get("tenant-a", await create_aes(core))
         assert record is not None
-        assert first_value(record.attributes, "Lease Time") == 3600
+        assert first_value(record.attributes, "Lease Time") == lease_time
 
-    run_core(tmp_path, scenario, object_settings=ObjectSettings(lease_time=3600))
+    run_core(tmp_path, scenario, object_settings=ObjectSettings(lease_time=lease_time))
+
+
+@pytest.mark.parametrize("lease_time", [-1, 1 << 32])
+def test_a_lease_time_that_is_no_interval_is_refused(lease_time: int) -> None:
+    with pytest.raises(ValueError, match="lease_time"):
+        ObjectSettings(lease_time=lease_time)
 
 
 @pytest.mark.parametrize(

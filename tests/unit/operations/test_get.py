@@ -18,6 +18,7 @@ from kmip_server.model import (
     KeyBlock,
     KeyValue,
     KeyWrappingSpecification,
+    Name,
     RegisterRequestPayload,
     SecretData,
     TemplateAttribute,
@@ -33,6 +34,7 @@ from tests.unit.engine.support import (
     tenant,
     uid_item,
 )
+from tests.unit.operations.attribute_support import add, delete, name, shown
 from ttlv.kmip14 import (
     BlockCipherMode,
     CryptographicAlgorithm,
@@ -41,6 +43,7 @@ from ttlv.kmip14 import (
     KeyCompressionType,
     KeyFormatType,
     KeyWrapType,
+    NameType,
     ObjectType,
     Operation,
     ResultReason,
@@ -140,6 +143,30 @@ def test_wrapped_with_nist_key_wrap_ttlv_encoded(tmp_path: Path) -> None:
         value = decode_struct(KeyValue, ttlv.decode(aes_key_unwrap(kek, block.key_value)))
         assert value.key_material == key
         assert [(a.name, a.value) for a in value.attributes] == [("Cryptographic Length", 256)]
+
+    run_core(tmp_path, scenario)
+
+
+def test_wrapped_attributes_keep_their_stored_indices(tmp_path: Path) -> None:
+    """The attributes a wrapped Key Value carries are presented as Get Attributes presents them
+    (attribute_policy.presented): after instance 0 of a Name is deleted, the remaining one is
+    still index 1 (2.1.1)."""
+
+    async def scenario(core: Core) -> None:
+        kek_uid = await active_kek(core)
+        uid = await create_aes(core, name="first")
+        await core.ok(add(uid, name("second")))
+        await core.ok(delete(uid, "Name", 0))
+        kek = await raw_key(core, kek_uid)
+        payload = await core.ok(
+            get(uid, key_wrapping_specification=wrapping(kek_uid, attribute_names=("Name",)))
+        )
+        value = decode_struct(
+            KeyValue, ttlv.decode(aes_key_unwrap(kek, payload.managed_object.key_block.key_value))
+        )
+        second = Name(name_value="second", name_type=NameType.UNINTERPRETED_TEXT_STRING)
+        assert [(a.index, a.value) for a in value.attributes] == [(1, second)]
+        assert list(value.attributes) == (await shown(core, uid, "Name"))["Name"]
 
     run_core(tmp_path, scenario)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kmip_server.attribute_policy import presented
 from kmip_server.model import GetAttributesResponsePayload, ResponseMessage
-from kmip_server.objects import presented_attributes
 from tests.unit.engine.support import (
     NOW,
     Core,
@@ -85,7 +85,7 @@ def test_without_names_every_attribute_is_returned(tmp_path: Path) -> None:
         assert names[:3] == ["Unique Identifier", "Object Type", "State"]
         record = await core.store.get("tenant-a", uid)
         assert record is not None
-        assert payload.attributes == presented_attributes(record)  # no index anywhere yet
+        assert payload.attributes == presented(record)  # no index anywhere yet
 
     run_core(tmp_path, scenario)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kmip_server.attribute_policy import presented
 from kmip_server.model import (
     Attribute,
     GetRequestPayload,
@@ -15,7 +16,6 @@ from kmip_server.model import (
     RevokeRequestPayload,
     TemplateAttribute,
 )
-from kmip_server.objects import presented_attributes
 from tests.unit.engine.support import NOW, Core, batch_item, create_aes, run_core, uid_item
 from ttlv.kmip14 import ObjectType, Operation, ResultReason, ResultStatus, RevocationReasonCode, State
 
@@ -34,7 +34,7 @@ def revoke(uid: str, code: RevocationReasonCode, occurred: int | None = None) ->
 async def attributes(core: Core, uid: str) -> dict[str, Any]:
     record = await core.store.get("tenant-a", uid)
     assert record is not None
-    return {a.name: a.value for a in presented_attributes(record)}
+    return {a.name: a.value for a in presented(record)}
 
 
 def test_sklc_m_2_sequence(tmp_path: Path) -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
+from kmip_server.errors import ConcurrentModification, PermissionDenied
 from kmip_server.model import (
     Attribute,
     GetRequestPayload,
@@ -22,6 +25,8 @@ from kmip_server.model import (
     TemplateAttribute,
     UsageLimits,
 )
+from kmip_server.operations import rekey as rekey_operation
+from kmip_server.operations.attribute_change import MAX_ATTEMPTS
 from tests.unit.engine.support import (
     NOW,
     Core,
@@ -42,6 +47,7 @@ from tests.unit.operations.attribute_support import (
     payload_any,
     shown,
 )
+from tests.unit.operations.racing import RacingStore, racing_context, with_attributes
 from ttlv.kmip14 import (
     BatchErrorContinuationOption,
     CryptographicAlgorithm,
@@ -300,5 +306,72 @@ def test_another_tenants_key_is_not_found(tmp_path: Path) -> None:
         missing = await failed(core, rekey("absent"), ResultReason.ITEM_NOT_FOUND)
         assert other.result_message == missing.result_message
         assert (await core.ok(locate(), tenant("tenant-b"))).unique_identifiers == (theirs,)
+
+    run_core(tmp_path, scenario)
+
+
+# -- A concurrent change of the existing key ---------------------------------------------------
+
+
+def test_a_concurrent_change_of_the_existing_key_is_retried(tmp_path: Path) -> None:
+    """The replacement derived from a stale copy is dropped and Re-key starts over: the one
+    replacement left inherits the competitor's change, which the existing key keeps too."""
+
+    async def scenario(core: Core) -> None:
+        old = await create_aes(core, name="raced")
+        competitor = custom("x-competitor", "won")
+        store = RacingStore(core.store, lambda record: with_attributes(record, competitor), races=1)
+        answer = await rekey_operation.handle(
+            racing_context(core, store), ReKeyRequestPayload(unique_identifier=old)
+        )
+        assert store.replaces == 2
+        new = answer.unique_identifier
+        assert set(core.store._records) == {old, new}  # the first attempt's replacement is gone
+        existing = await values(core, old)
+        assert "x-competitor" in existing
+        assert "Name" not in existing
+        replacement_link = Link(link_type=LinkType.REPLACEMENT_OBJECT_LINK, linked_object_identifier=new)
+        assert existing["Link"] == [replacement_link]
+        replacement = await values(core, new)
+        assert "x-competitor" in replacement
+        assert [n.name_value for n in replacement["Name"]] == ["raced"]  # type: ignore[attr-defined]
+
+    run_core(tmp_path, scenario)
+
+
+def test_a_writer_that_always_wins_is_a_concurrent_modification(tmp_path: Path) -> None:
+    async def scenario(core: Core) -> None:
+        old = await create_aes(core, name="contended")
+        before = await core.store.get("tenant-a", old)
+        store = RacingStore(core.store, lambda record: record, races=MAX_ATTEMPTS)
+        with pytest.raises(ConcurrentModification):
+            await rekey_operation.handle(
+                racing_context(core, store), ReKeyRequestPayload(unique_identifier=old)
+            )
+        assert store.replaces == MAX_ATTEMPTS
+        assert set(core.store._records) == {old}  # no replacement left behind
+        after = await core.store.get("tenant-a", old)
+        assert before is not None
+        assert after is not None
+        assert after.attributes == before.attributes
+
+    run_core(tmp_path, scenario)
+
+
+def test_losing_to_another_rekey_is_permission_denied(tmp_path: Path) -> None:
+    """3.35: one replacement per object. When another Re-key wins the race, the retry sees its
+    Replacement Object Link and refuses; nothing of ours is left."""
+
+    async def scenario(core: Core) -> None:
+        old = await create_aes(core)
+        winner = Link(link_type=LinkType.REPLACEMENT_OBJECT_LINK, linked_object_identifier="the-winner")
+        store = RacingStore(
+            core.store, lambda record: with_attributes(record, attribute("Link", winner)), races=1
+        )
+        with pytest.raises(PermissionDenied):
+            await rekey_operation.handle(
+                racing_context(core, store), ReKeyRequestPayload(unique_identifier=old)
+            )
+        assert set(core.store._records) == {old}
 
     run_core(tmp_path, scenario)
