@@ -34,6 +34,7 @@ OPERATIONS = {
     enums.Operation.DESTROY,
     enums.Operation.QUERY,
     enums.Operation.DISCOVER_VERSIONS,
+    enums.Operation.OBTAIN_LEASE,
 }
 
 OBJECT_TYPES = {
