@@ -11,9 +11,10 @@ file, PASS or FAIL with the first difference; exit status 0 when every selected 
 1 when one failed, 2 on a usage error.
 
 Files are replayed against one server in the order given (mandatory then optional by default);
-the test cases name their objects after themselves, so they do not collide within one run. A
-second run against the same server fails at the first Create or Register (the Core keeps names
-unique, destroyed objects included) unless ``--unique-names`` suffixes every name. A harness that
+the test cases name their objects after themselves, so they do not collide within one run. Names
+are unique among a tenant's live objects, so a second run against the same server fails at the
+first Create or Register of a file that leaves its objects alive (TL-M-2, for one) unless
+``--unique-names`` suffixes every name. A harness that
 needs an empty server per file passes its own ``connect`` to ``replay_case`` and restarts the
 server between files.
 """
