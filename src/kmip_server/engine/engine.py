@@ -83,6 +83,7 @@ from kmip_server.model import (
 from kmip_server.model.codec import Version, codec_for, make_item
 from kmip_server.objects import ObjectService, UndoJournal
 from kmip_server.operations import REGISTRY, HandlerSpec, OperationContext, ServerInfo
+from ttlv.errors import LimitExceeded
 from ttlv.item import Item, ItemType
 from ttlv.kmip14 import (
     BatchErrorContinuationOption,
@@ -223,6 +224,14 @@ class RequestEngine:
             ),
         )
 
+    def _decode_failure_text(self, error: ttlv.DecodeError) -> str:
+        """What the client reads when its message does not decode: the limit it exceeded (a batch
+        of 10,000 items trips ``max_items`` before the batch item count can be read), or where
+        the TTLV went wrong. Never a byte of the message."""
+        if isinstance(error, LimitExceeded):
+            return f"message exceeds the {error.limit} limit of {getattr(self._settings.limits, error.limit)}"
+        return f"message is not valid TTLV (at offset {error.offset})"
+
     # The handler protocol --------------------------------------------------------------------
     async def handle(self, message: bytes, peer: Identity) -> bytes | None:
         """Answer one request message (see the module docstring). Never raises but for cancellation."""
@@ -233,11 +242,7 @@ class RequestEngine:
         except ttlv.DecodeError as exc:
             log.info("request is not valid TTLV [correlation %s]: %s", correlation, exc)
             return self._message_failure(
-                peer,
-                _NEWEST,
-                "message is not valid TTLV or exceeds a limit",
-                now=now,
-                correlation=correlation,
+                peer, _NEWEST, self._decode_failure_text(exc), now=now, correlation=correlation
             )
         version = _peek_version(item)
         if _count_batch_items(item) > self._settings.max_batch_items:

@@ -15,8 +15,10 @@ class EngineSettings:
     """What ``ttlv.decode`` accepts of one request: size, nesting depth, item count. Exceeding any
     is a message-level Invalid Message answer (the transport bounds the frame size before)."""
     max_batch_items: int = 1000
-    """Batch Items in one request. More is refused whole, before any item is decoded, with a
-    message-level Invalid Message answer: it bounds the work and the undo journal of a batch."""
+    """Batch Items in one request. More is refused whole, before any batch item is decoded into the
+    model, with a message-level Invalid Message answer: it bounds the work and the undo journal of
+    a batch. (A batch so large that it exceeds ``limits.max_items`` is refused by the TTLV decoder
+    first, with a message naming that limit.)"""
     vendor_identification: str = "OpenKCM"
     """Vendor Identification in Query Server Information."""
     server_version: str = "0.1.0"
