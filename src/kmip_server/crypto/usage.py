@@ -29,7 +29,8 @@ Managed Cryptographic Object with the lowest Attribute Index SHALL be used"): a 
 gives only some fields (a Random IV without the mode), so ``resolve_parameters`` merges field by
 field: what the request gives wins, each missing field comes from the object's first
 Cryptographic Parameters attribute, and a missing Cryptographic Algorithm comes from the object's
-Cryptographic Algorithm attribute (the request's, when given, must match it).
+Cryptographic Algorithm attribute. The algorithm resolved is the operation's; whether the key
+can serve it is for the operation to say.
 
 Entry points: ``use_key`` (all of it, for a handler) and its parts ``usage_refusal``,
 ``check_usage``, ``allocate_usage``, ``resolve_parameters``.
@@ -225,9 +226,12 @@ def resolve_parameters(
     record: ObjectRecord, requested: CryptographicParameters | None
 ) -> CryptographicParameters:
     """The parameters an operation uses: the request's fields, each missing one from the
-    object's first Cryptographic Parameters attribute, and the Cryptographic Algorithm from
-    the object when neither names it. A request naming another algorithm than the object's
-    Cryptographic Algorithm is ``PermissionDenied`` (the key cannot serve that algorithm)."""
+    object's first Cryptographic Parameters attribute, and the Cryptographic Algorithm from the
+    object's Cryptographic Algorithm attribute when neither names one.
+
+    The algorithm resolved is the operation's (an AES key whose Cryptographic Parameters name
+    HMAC-SHA256 is used for HMAC, as the OASIS CS-AC test cases do); whether the key can serve
+    it is the operation's to decide (``KeyUse.key_algorithm``)."""
     stored = first_value(record.attributes, "Cryptographic Parameters")
     merged = requested if requested is not None else CryptographicParameters()
     if isinstance(stored, CryptographicParameters):
@@ -239,13 +243,8 @@ def resolve_parameters(
         if fills:
             merged = dataclasses.replace(merged, **fills)
     own = key_algorithm(record)
-    if own is not None:
-        if merged.cryptographic_algorithm is None:
-            merged = dataclasses.replace(merged, cryptographic_algorithm=own)
-        elif merged.cryptographic_algorithm is not own:
-            raise PermissionDenied(
-                "the object cannot be used with the Cryptographic Algorithm the request names"
-            )
+    if own is not None and merged.cryptographic_algorithm is None:
+        merged = dataclasses.replace(merged, cryptographic_algorithm=own)
     return merged
 
 
@@ -260,7 +259,13 @@ class KeyUse:
 
     @property
     def algorithm(self) -> CryptographicAlgorithm | None:
+        """The operation's algorithm (``resolve_parameters``)."""
         return self.parameters.cryptographic_algorithm
+
+    @property
+    def key_algorithm(self) -> CryptographicAlgorithm | None:
+        """The key's own Cryptographic Algorithm attribute."""
+        return key_algorithm(self.record)
 
 
 async def use_key(
