@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import ttlv
+from kmip_server.crypto.services import CryptoServices
 from kmip_server.engine.errors import translate
 from kmip_server.engine.settings import EngineSettings
 from kmip_server.errors import (
@@ -178,7 +179,7 @@ def _known_operation(value: Operation | int | None) -> Operation | None:
 class RequestEngine:
     """Implements ``kmip_server.transport.RequestHandler``: ``await engine.handle(message, peer)``."""
 
-    __slots__ = ("_audit", "_clock", "_info", "_objects", "_registry", "_seal", "_settings")
+    __slots__ = ("_audit", "_clock", "_crypto", "_info", "_objects", "_registry", "_seal", "_settings")
 
     def __init__(
         self,
@@ -189,8 +190,10 @@ class RequestEngine:
         registry: Mapping[Operation, HandlerSpec] | None = None,
         clock: Callable[[], float] = time.time,
         audit: AuditHook | None = None,
+        crypto: CryptoServices | None = None,
     ) -> None:
         self._objects = objects
+        self._crypto = crypto or CryptoServices()
         self._seal = seal
         self._settings = settings or EngineSettings()
         self._registry = REGISTRY if registry is None else registry
@@ -267,7 +270,13 @@ class RequestEngine:
         if peer.role is Role.TENANT_CLIENT and peer.tenant is not None and peer.service is not None:
             scope = self._objects.scope(peer.tenant, peer.service, journal)
         ctx = OperationContext(
-            identity=peer, version=version, now=now, server=self._info, correlation=correlation, scope=scope
+            identity=peer,
+            version=version,
+            now=now,
+            server=self._info,
+            correlation=correlation,
+            scope=scope,
+            crypto=self._crypto,
         )
         option = header.batch_error_continuation_option or BatchErrorContinuationOption.STOP
         budget = header.maximum_response_size

@@ -10,6 +10,8 @@ Invariants:
   reaching it is Permission Denied), so a handler cannot name another tenant.
 - ``ctx.now`` is the request's time (POSIX seconds), one value for the whole message: every
   date an operation sets within a batch is that time.
+- ``ctx.crypto`` is what cryptographic operations share across requests of this Core process
+  (their settings, the open streams of Init / Continue / Final); one per engine.
 - ``ctx.id_placeholder`` is the batch's ID Placeholder (section 4). The engine fills a missing
   Unique Identifier from it for handlers registered with ``uses_id_placeholder`` and stores the
   response's Unique Identifier into it for those with ``sets_id_placeholder``; a handler with
@@ -19,9 +21,10 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from kmip_server.crypto.services import CryptoServices
 from kmip_server.errors import MissingData, PermissionDenied
 from kmip_server.identity import Identity, Role
 from kmip_server.model import CapabilityInformation, ProfileInformation, RNGParameters
@@ -74,6 +77,7 @@ class OperationContext:
     correlation: str  # this message's Server Correlation Value (also in logs and audit)
     scope: TenantObjects | None  # the caller's tenant objects (tenant clients only)
     id_placeholder: str | None = None
+    crypto: CryptoServices = field(default_factory=CryptoServices)  # the engine passes its own
 
     @property
     def objects(self) -> TenantObjects:
