@@ -92,6 +92,8 @@ __all__ = [
     "encode_struct",
     "make_item",
     "struct_to_bytes",
+    "write_item",
+    "write_struct",
     "model",
     "tag_name",
     "tag_since",
@@ -147,33 +149,39 @@ class DependsOn:
     """The field's type depends on the value of the field named ``field`` (decoded first).
 
     ``decode(item, ctx, selector)`` returns the value; ``encode(value, tag, version, selector)``
-    returns the Item.
+    returns the Item. ``write(value, tag, version, selector, out)``, optional, appends the TTLV
+    bytes of that Item to ``out`` and returns their count (see ``struct_to_bytes``).
     """
 
     field: str
     decode: Callable[[Item, int, Any], Any]
     encode: Callable[[Any, int, Version, Any], Item]
+    write: Callable[[Any, int, Version, Any, list[bytes | bytearray]], int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Custom:
     """A single-tag field converted by hand: ``decode(item, ctx)`` -> value,
-    ``encode(value, tag, version)`` -> Item. For the genuinely polymorphic spots only."""
+    ``encode(value, tag, version)`` -> Item. For the genuinely polymorphic spots only.
+    ``write(value, tag, version, out)``, optional: see ``DependsOn.write``."""
 
     decode: Callable[[Item, int], Any]
     encode: Callable[[Any, int, Version], Item]
+    write: Callable[[Any, int, Version, list[bytes | bytearray]], int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OneOf:
     """The field may carry any of ``tags``; the item's tag chooses the value's type.
 
-    ``decode(item, ctx)`` returns the value; ``encode(value, version)`` returns the Item.
+    ``decode(item, ctx)`` returns the value; ``encode(value, version)`` returns the Item;
+    ``write(value, version, out)``, optional: see ``DependsOn.write``.
     """
 
     tags: tuple[int, ...]
     decode: Callable[[Item, int], Any]
     encode: Callable[[Any, Version], Item]
+    write: Callable[[Any, Version, list[bytes | bytearray]], int] | None = None
 
 
 @typing.dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(dataclasses.field,))
@@ -801,7 +809,17 @@ def _write_item(item: Item, version: Version, out: list[bytes | bytearray]) -> i
     """Append the bytes of ``item``, an Item a marker's encoder returned; return their count."""
     if type(item) is Item:
         itype = item.type
-        if itype in _REUSED_TYPES:
+        tag = item.tag
+        if itype is _STRUCTURE:
+            value: Any = item.value
+            if type(value) is tuple and len(value) == 3 and value[0] is _DEFERRED:
+                header = _item_writers.get(tag << 8 | 0x01) or _item_writer(tag, _STRUCTURE)
+                index = len(out)
+                out.append(b"")
+                length: int = value[2](value[1], version, out)
+                out[index] = header(length)
+                return 8 + length
+        elif itype in _REUSED_TYPES:
             known = _written_items.get(id(item))
             if known is None or known[0] is not item:
                 known = (item, ttlv_encode(item))
@@ -810,21 +828,10 @@ def _write_item(item: Item, version: Version, out: list[bytes | bytearray]) -> i
                 _written_items[id(item)] = known
             out.append(known[1])
             return 16
-        tag = item.tag
-        if type(tag) is int or (isinstance(tag, int) and type(tag) is not bool):  # Tag members too
-            value: Any = item.value
-            write = _item_writers.get(tag << 8 | itype)
-            if write is None:
-                write = _item_writer(tag, itype)
-            if itype is not _STRUCTURE:
-                written: int = write(value, out)
-                return written
-            if type(value) is tuple and len(value) == 3 and value[0] is _DEFERRED:
-                index = len(out)
-                out.append(b"")
-                length: int = value[2](value[1], version, out)
-                out[index] = write(length)
-                return 8 + length
+        elif type(tag) is int or (isinstance(tag, int) and type(tag) is not bool):  # Tag members too
+            write = _item_writers.get(tag << 8 | itype) or _item_writer(tag, itype)
+            written: int = write(item.value, out)
+            return written
     return ttlv_encode_into(item, out)
 
 
@@ -861,6 +868,13 @@ def _write_lines(f: _Field, i: int, env: dict[str, Any], x: str) -> list[str]:
     if isinstance(kind, _Raw):
         return [f"n += _put({x}, out)"]
     if isinstance(kind, OneOf | Custom | DependsOn):
+        if kind.write is not None:  # the marker writes its bytes itself
+            env[f"_wr{i}"] = kind.write
+            if isinstance(kind, OneOf):
+                return [f"n += _wr{i}({x}, ver, out)"]
+            if isinstance(kind, Custom):
+                return [f"n += _wr{i}({x}, {tag}, ver, out)"]
+            return [f"n += _wr{i}({x}, {tag}, ver, o.{kind.field}, out)"]
         (expr,) = [line[len("it = ") :] for line in _item_lines(f, i, env, x)]
         return [f"n += _emit({expr}, ver, out)"]
     cache = _cache_kind(f)
@@ -977,6 +991,20 @@ def encode_struct(obj: Any, tag: int, version: Version = (1, 4)) -> Item:
     else:
         _set_value(item, codec.encode(obj, version))
     return item
+
+
+def write_struct(obj: Any, tag: int, version: Version, out: list[bytes | bytearray]) -> int:
+    """For a marker's ``write``: append the bytes of ``encode_struct(obj, tag, version)``."""
+    index = len(out)
+    out.append(b"")
+    length: int = (_codecs.get(type(obj)) or codec_for(type(obj))).write(obj, version, out)
+    out[index] = (_item_writers.get(tag << 8 | 0x01) or _item_writer(tag, _STRUCTURE))(length)
+    return 8 + length
+
+
+def write_item(item: Item, version: Version, out: list[bytes | bytearray]) -> int:
+    """For a marker's ``write``: append the bytes of ``item``, which ``encode`` returned."""
+    return _write_item(item, version, out)
 
 
 def struct_to_bytes(obj: Any, tag: int, version: Version = (1, 4)) -> bytes:

@@ -37,6 +37,8 @@ from kmip_server.model.codec import (
     make_item,
     model,
     struct_to_bytes,
+    write_item,
+    write_struct,
 )
 from kmip_server.model.errors import (
     InvalidField,
@@ -130,7 +132,23 @@ def _encode_operation(operation: Operation, tag: int, version: Version) -> Item:
     return item
 
 
-_OPERATION_FIELD = Custom(_decode_operation, _encode_operation)
+_operation_bytes: dict[int, bytes] = {}  # Operation value -> its item's bytes (memo)
+
+
+def _write_operation(operation: Operation, tag: int, version: Version, out: list[bytes | bytearray]) -> int:
+    if tag == _OPERATION:
+        value = int(operation)
+        written = _operation_bytes.get(value)
+        if written is None:
+            written = ttlv.encode(_encode_operation(operation, tag, version))
+            if value in _OPERATION_BY_VALUE:  # the table's values only: a bounded memo
+                _operation_bytes[value] = written
+        out.append(written)
+        return len(written)
+    return write_item(_encode_operation(operation, tag, version), version, out)
+
+
+_OPERATION_FIELD = Custom(_decode_operation, _encode_operation, _write_operation)
 
 
 def _operation_spec(operation: Any) -> Any:
@@ -160,6 +178,15 @@ def _encode_request_payload(payload: RequestPayload, tag: int, version: Version,
     return encode_struct(payload, tag, version)
 
 
+def _write_request_payload(
+    payload: RequestPayload, tag: int, version: Version, operation: Any, out: list[bytes | bytearray]
+) -> int:
+    spec = _operation_spec(operation)
+    if version < spec.since:
+        raise ModelEncodeError(f"{spec.operation.name}: not defined in KMIP {version[0]}.{version[1]}")
+    return write_struct(payload, tag, version, out)
+
+
 def _decode_response_payload(item: Item, ctx: int, operation: Any) -> ResponsePayload:
     if operation is None:
         return item  # a failed message-level response: nothing says what the payload is
@@ -178,6 +205,18 @@ def _encode_response_payload(payload: ResponsePayload, tag: int, version: Versio
     if isinstance(payload, Item):
         return payload if payload.tag == tag else make_item(tag, payload.type, payload.value)
     return encode_struct(payload, tag, version)
+
+
+def _write_response_payload(
+    payload: ResponsePayload, tag: int, version: Version, operation: Any, out: list[bytes | bytearray]
+) -> int:
+    if operation is not None:
+        spec = _operation_spec(operation)
+        if version < spec.since:
+            raise ModelEncodeError(f"{spec.operation.name}: not defined in KMIP {version[0]}.{version[1]}")
+    if isinstance(payload, Item):
+        return write_item(_encode_response_payload(payload, tag, version, operation), version, out)
+    return write_struct(payload, tag, version, out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,7 +265,7 @@ class RequestBatchItem:
     request_payload: Annotated[
         RequestPayload,
         Tag.REQUEST_PAYLOAD,
-        DependsOn("operation", _decode_request_payload, _encode_request_payload),
+        DependsOn("operation", _decode_request_payload, _encode_request_payload, _write_request_payload),
     ]
     message_extension: Annotated[MessageExtension | None, Tag.MESSAGE_EXTENSION] = None
 
@@ -244,7 +283,7 @@ class ResponseBatchItem:
     response_payload: Annotated[
         ResponsePayload | None,
         Tag.RESPONSE_PAYLOAD,
-        DependsOn("operation", _decode_response_payload, _encode_response_payload),
+        DependsOn("operation", _decode_response_payload, _encode_response_payload, _write_response_payload),
     ] = None
     message_extension: Annotated[MessageExtension | None, Tag.MESSAGE_EXTENSION] = None
 
