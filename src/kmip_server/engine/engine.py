@@ -79,9 +79,9 @@ from kmip_server.model import (
     ResponseMessage,
     RNGParameters,
     decode_request_batch,
-    encode_response,
+    response_to_bytes,
 )
-from kmip_server.model.codec import Version, codec_for, make_item
+from kmip_server.model.codec import Version, make_item, struct_to_bytes
 from kmip_server.objects import ObjectService, UndoJournal
 from kmip_server.operations import REGISTRY, HandlerSpec, OperationContext, ServerInfo
 from ttlv.errors import LimitExceeded
@@ -432,17 +432,12 @@ class RequestEngine:
         self, version: Version, now: int, correlation: str, client_correlation: str | None
     ) -> int:
         header = self._header(version, now, correlation, client_correlation, 1)
-        item = make_item(
-            Tag.RESPONSE_HEADER, ItemType.STRUCTURE, codec_for(ResponseHeader).encode(header, version)
-        )
-        return 8 + len(ttlv.encode(item))  # the Response Message's own tag, type and length
+        # + the Response Message's own tag, type and length
+        return 8 + len(struct_to_bytes(header, Tag.RESPONSE_HEADER, version))
 
     @staticmethod
     def _item_size(response: ResponseBatchItem, version: Version) -> int:
-        item = make_item(
-            Tag.BATCH_ITEM, ItemType.STRUCTURE, codec_for(ResponseBatchItem).encode(response, version)
-        )
-        return len(ttlv.encode(item))
+        return len(struct_to_bytes(response, Tag.BATCH_ITEM, version))
 
     def _message_failure(
         self,
@@ -470,7 +465,7 @@ class RequestEngine:
 
     def _encode(self, message: ResponseMessage, correlation: str) -> bytes:
         try:
-            return ttlv.encode(encode_response(message))
+            return response_to_bytes(message)
         except (ModelError, ttlv.EncodeError):
             # A response payload this version cannot carry: a server bug. Answer every item that
             # had a payload as General Failure rather than nothing.
@@ -488,4 +483,4 @@ class RequestEngine:
                 )
                 for item in message.batch_items
             )
-            return ttlv.encode(encode_response(dataclasses.replace(message, batch_items=items)))
+            return response_to_bytes(dataclasses.replace(message, batch_items=items))
