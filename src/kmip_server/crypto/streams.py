@@ -26,11 +26,22 @@ from __future__ import annotations
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
+from enum import IntEnum
 
-from kmip_server.errors import ItemNotFound, KmipError
+from kmip_server.errors import InvalidField, ItemNotFound, KmipError
+from kmip_server.identity import Identity, Role
 from ttlv.kmip14 import Operation, ResultReason
 
-__all__ = ["CORRELATION_VALUE_LENGTH", "OpenStream", "StreamSettings", "StreamTable", "TooManyStreams"]
+__all__ = [
+    "CORRELATION_VALUE_LENGTH",
+    "OpenStream",
+    "Part",
+    "StreamSettings",
+    "StreamTable",
+    "TooManyStreams",
+    "owner_of",
+    "part_of",
+]
 
 CORRELATION_VALUE_LENGTH = 16
 
@@ -59,6 +70,35 @@ class StreamSettings:
 
 
 Owner = tuple[str, ...]
+
+
+def owner_of(identity: Identity) -> Owner:
+    """Whose streams these are: the role and the names that identify the caller."""
+    if identity.role is Role.TENANT_CLIENT:
+        return ("tenant", identity.tenant or "", identity.service or "")
+    if identity.role is Role.GATEWAY:
+        return ("gateway", identity.gateway or "")
+    return ("other", identity.subject)
+
+
+class Part(IntEnum):
+    """Which part of a by-parts operation a request is (2.1.15-2.1.17)."""
+
+    SINGLE = 0  # the whole operation in one request
+    FIRST = 1  # Init Indicator: opens a stream, answered with a Correlation Value
+    MIDDLE = 2  # Correlation Value: one more part
+    LAST = 3  # Correlation Value and Final Indicator: the end of the stream
+
+
+def part_of(init: bool | None, final: bool | None, correlation: bytes | None) -> Part:
+    """The part a request is, from its Init Indicator, Final Indicator and Correlation Value."""
+    if correlation is None:
+        if init and not final:
+            return Part.FIRST
+        return Part.SINGLE  # Init and Final together, or neither: one request does it all
+    if init:
+        raise InvalidField("an Init Indicator opens a stream: it cannot come with a Correlation Value")
+    return Part.LAST if final else Part.MIDDLE
 
 
 @dataclass(slots=True)

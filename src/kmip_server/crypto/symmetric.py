@@ -84,6 +84,7 @@ __all__ = [
     "MODES",
     "PADDINGS",
     "BlockCipher",
+    "cipher_algorithm",
     "DecryptionStream",
     "Encrypted",
     "EncryptionStream",
@@ -247,6 +248,24 @@ def symmetric_key_material(managed_object: ManagedObject) -> bytes:
         if isinstance(material, bytes | bytearray):
             return bytes(material)
     raise PermissionDenied("the object is not a symmetric key this server can use")
+
+
+def cipher_algorithm(
+    key_algorithm: CryptographicAlgorithm | None,
+    resolved: CryptographicParameters,
+    requested: CryptographicParameters | None,
+) -> CryptographicAlgorithm | None:
+    """The cipher an Encrypt or Decrypt uses: the key's own Cryptographic Algorithm. Parameters
+    stored with the key may name another algorithm for another use (an AES key whose
+    Cryptographic Parameters say HMAC-SHA256, as in the OASIS CS-AC cases) and are not a reason
+    to refuse; a request that itself names another algorithm than the key's is Permission
+    Denied. A key without an algorithm attribute uses the parameters' algorithm."""
+    if key_algorithm is None:
+        return resolved.cryptographic_algorithm
+    asked = requested.cryptographic_algorithm if requested is not None else None
+    if asked is not None and asked is not key_algorithm:
+        raise PermissionDenied("the key's Cryptographic Algorithm is not the one the request names")
+    return key_algorithm
 
 
 # Choosing and checking -------------------------------------------------------------------------

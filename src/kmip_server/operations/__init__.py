@@ -16,9 +16,11 @@ from kmip_server.operations import (
     add_attribute,
     check,
     create,
+    decrypt,
     delete_attribute,
     destroy,
     discover_versions,
+    encrypt,
     get,
     get_attribute_list,
     get_attributes,
@@ -69,6 +71,8 @@ REGISTRY: Mapping[Operation, HandlerSpec] = MappingProxyType(
             modify_attribute.SPEC,
             delete_attribute.SPEC,
             obtain_lease.SPEC,
+            encrypt.SPEC,
+            decrypt.SPEC,
         )
     }
 )

@@ -1,0 +1,147 @@
+"""Encrypt (KMIP 1.4 section 4.29): encrypt data with a managed key, in one request or by parts.
+
+- The key passes ``crypto.usage`` first (usage mask with Encrypt, Active, before its Protect
+  Stop Date; Usage Limits allocated by the bytes of each part when the unit is Byte, or one per
+  operation), then the cipher follows the resolved Cryptographic Parameters
+  (``crypto.usage.resolve_parameters``): a Symmetric Key through ``crypto.symmetric``, a Public
+  Key (RSA) through ``crypto.asymmetric``.
+- By parts (2.1.15-2.1.17): Init Indicator opens a stream, answered with the data encrypted so
+  far and a Correlation Value; each later request carries it (and the same Unique Identifier);
+  the one with Final Indicator returns the rest and, for GCM, the tag. Every part checks the
+  key again (a key revoked mid-stream stops the stream) and allocates its own Usage Limits.
+  Streams are ``ctx.crypto.streams``: owned by the caller, bounded, expiring. RSA is single-part.
+- Random IV: a generated IV is returned in the first (or only) response.
+- Data is at most ``CryptoSettings.max_data_length`` bytes per request (Invalid Field beyond).
+"""
+
+from __future__ import annotations
+
+from kmip_server.crypto import asymmetric
+from kmip_server.crypto.streams import OpenStream, Part, owner_of, part_of
+from kmip_server.crypto.symmetric import (
+    EncryptionStream,
+    cipher_algorithm,
+    start_encryption,
+    symmetric_key_material,
+)
+from kmip_server.crypto.usage import Usage, allocate_usage, check_usage, use_key
+from kmip_server.errors import (
+    FeatureNotSupported,
+    GeneralFailure,
+    InvalidField,
+    MissingData,
+    PermissionDenied,
+)
+from kmip_server.identity import Role
+from kmip_server.model import EncryptRequestPayload, EncryptResponsePayload
+from kmip_server.operations.context import HandlerSpec, OperationContext, required_identifier
+from ttlv.kmip14 import ObjectType, Operation
+
+__all__ = ["SPEC", "checked_data", "handle"]
+
+
+def checked_data(ctx: OperationContext, data: bytes | None, part: Part) -> bytes:
+    """The request's Data: required in a single-part request, bounded in every request."""
+    if data is None:
+        if part is Part.SINGLE:
+            raise MissingData("Data is required in a single-part request")
+        return b""
+    limit = ctx.crypto.settings.max_data_length
+    if len(data) > limit:
+        raise InvalidField(f"Data is longer than this server's limit of {limit} bytes per request")
+    return data
+
+
+async def handle(ctx: OperationContext, payload: EncryptRequestPayload) -> EncryptResponsePayload:
+    unique_identifier = required_identifier(payload.unique_identifier)
+    part = part_of(payload.init_indicator, payload.final_indicator, payload.correlation_value)
+    data = checked_data(ctx, payload.data, part)
+    if part is Part.SINGLE or part is Part.FIRST:
+        return await _start(ctx, payload, unique_identifier, part, data)
+    return await _continue(ctx, payload, unique_identifier, part, data)
+
+
+async def _start(
+    ctx: OperationContext, payload: EncryptRequestPayload, unique_identifier: str, part: Part, data: bytes
+) -> EncryptResponsePayload:
+    use = await use_key(
+        ctx.objects,
+        unique_identifier,
+        Usage.ENCRYPT,
+        now=ctx.now,
+        parameters=payload.cryptographic_parameters,
+        data_length=len(data),
+    )
+    object_type = use.record.object_type
+    if object_type in asymmetric.ASYMMETRIC_OBJECT_TYPES:
+        if part is not Part.SINGLE:
+            raise FeatureNotSupported("RSA encryption is single-part only")
+        return EncryptResponsePayload(unique_identifier=unique_identifier, data=asymmetric.encrypt(use, data))
+    if object_type is not ObjectType.SYMMETRIC_KEY:
+        raise PermissionDenied("the object cannot be used for encryption: it is not a key")
+    algorithm = cipher_algorithm(use.key_algorithm, use.parameters, payload.cryptographic_parameters)
+    stream, generated_iv = start_encryption(
+        algorithm,
+        symmetric_key_material(use.managed_object),
+        use.parameters,
+        payload.iv_counter_nonce,
+        aad=payload.authenticated_encryption_additional_data,
+    )
+    if part is Part.SINGLE:
+        out, tag = stream.finish(data)
+        return EncryptResponsePayload(
+            unique_identifier=unique_identifier,
+            data=out,
+            iv_counter_nonce=generated_iv,
+            authenticated_encryption_tag=tag,
+        )
+    out = stream.update(data)
+    correlation = ctx.crypto.streams.open(
+        OpenStream(owner_of(ctx.identity), Operation.ENCRYPT, unique_identifier, stream), ctx.now
+    )
+    return EncryptResponsePayload(
+        unique_identifier=unique_identifier,
+        data=out,
+        iv_counter_nonce=generated_iv,
+        correlation_value=correlation,
+    )
+
+
+async def _continue(
+    ctx: OperationContext, payload: EncryptRequestPayload, unique_identifier: str, part: Part, data: bytes
+) -> EncryptResponsePayload:
+    correlation = payload.correlation_value
+    assert correlation is not None  # part_of returns MIDDLE or LAST only with one
+    streams = ctx.crypto.streams
+    opened = streams.take(
+        correlation,
+        owner=owner_of(ctx.identity),
+        operation=Operation.ENCRYPT,
+        unique_identifier=unique_identifier,
+        now=ctx.now,
+    )
+    stream = opened.state
+    if not isinstance(stream, EncryptionStream):
+        raise GeneralFailure("the stream is not an encryption")
+    record = await ctx.objects.load(unique_identifier, now=ctx.now)
+    check_usage(record, Usage.ENCRYPT, ctx.now)
+    await allocate_usage(ctx.objects, record, Usage.ENCRYPT, now=ctx.now, data_length=len(data))
+    if part is Part.LAST:
+        out, tag = stream.finish(data)
+        return EncryptResponsePayload(
+            unique_identifier=unique_identifier, data=out, authenticated_encryption_tag=tag
+        )
+    out = stream.update(data)
+    streams.put_back(correlation, opened, ctx.now)
+    return EncryptResponsePayload(
+        unique_identifier=unique_identifier, data=out, correlation_value=correlation
+    )
+
+
+SPEC = HandlerSpec(
+    operation=Operation.ENCRYPT,
+    handler=handle,
+    roles=frozenset({Role.TENANT_CLIENT}),
+    mutates=True,  # Usage Limits allocation
+    uses_id_placeholder=True,
+)
