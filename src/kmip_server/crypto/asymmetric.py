@@ -83,6 +83,7 @@ __all__ = [
     "RSAEncryptionScheme",
     "SignatureMethod",
     "SignatureScheme",
+    "SignatureStream",
     "decrypt",
     "encrypt",
     "hash_of",
@@ -372,6 +373,23 @@ def verify_digest(
     except UnsupportedAlgorithm:
         raise InvalidField("Cryptographic Parameters: not supported with this key") from None
     return ValidityIndicator.VALID
+
+
+class SignatureStream:
+    """The state of a Sign or Signature Verify by parts (2.1.15-2.1.17): the method fixed by the
+    first part and the running hash of the data so far. The key is used only by the last part."""
+
+    __slots__ = ("_digest", "method")
+
+    def __init__(self, method: SignatureMethod, *, signing: bool) -> None:
+        self.method = method
+        self._digest = hashes.Hash(method.hash(signing=signing))
+
+    def update(self, data: bytes) -> None:
+        self._digest.update(data)
+
+    def finalize(self) -> bytes:
+        return self._digest.finalize()
 
 
 def verify(
