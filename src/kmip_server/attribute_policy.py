@@ -343,10 +343,11 @@ def _shaped(name: str, value: AttributeValue, current: AttributeValue | None) ->
 _OPERATION_PARAMETERS: dict[Operation, frozenset[str]] = {
     Operation.CREATE: frozenset({"Cryptographic Algorithm", "Cryptographic Length"}),
     Operation.REGISTER: frozenset({"Cryptographic Algorithm", "Cryptographic Length"}),
+    Operation.CREATE_KEY_PAIR: frozenset({"Cryptographic Algorithm", "Cryptographic Length"}),
 }
 """Attributes the rules table says the server sets, but which these operations take from the
-client's template as parameters (section 4.1 Table 165, 4.3 Table 171): the server checks them
-and sets them itself."""
+client's template as parameters (section 4.1 Table 165, 4.2 Table 168, 4.3 Table 171): the
+server checks them and sets them itself."""
 
 
 def check_client_attributes(

@@ -122,6 +122,11 @@ _CERTIFICATES = frozenset({ObjectType.CERTIFICATE})
 _TEMPLATES = frozenset({ObjectType.TEMPLATE})
 _OPAQUE = frozenset({ObjectType.OPAQUE_OBJECT})
 _SYMMETRIC = frozenset({ObjectType.SYMMETRIC_KEY, ObjectType.SPLIT_KEY})
+# Tables 110 and 112 apply Process Start and Protect Stop Date to symmetric keys only, but the
+# mandatory OASIS test case CS-AC-M-8-14 (Advanced Cryptographic profile) registers a Private
+# and a Public Key with both dates and expects Sign and Signature Verify to be refused by them;
+# so this server lets them apply to asymmetric keys too (crypto.usage enforces them for all).
+_PROCESS_DATES_APPLY_TO = _SYMMETRIC | _ASYMMETRIC_KEYS
 _KEY_VALUE_HOLDERS = frozenset(
     {ObjectType.SYMMETRIC_KEY, ObjectType.PRIVATE_KEY, ObjectType.SPLIT_KEY, ObjectType.SECRET_DATA}
 )
@@ -274,13 +279,13 @@ _ROWS: tuple[AttributeRule, ...] = (
     _row("Process Start Date", Tag.PROCESS_START_DATE, DateTime, "3.25", _V10,
          always=N, initially=SC, server_modify=C, client_modify=C, client_delete=N, multi=N,
          implicit=frozenset({_O.CREATE, _O.REGISTER, _O.DERIVE_KEY, _O.RE_KEY}),
-         applies_to=_SYMMETRIC | _TEMPLATES,
+         applies_to=_PROCESS_DATES_APPLY_TO | _TEMPLATES,
          conditions="modifiable only while in Pre-Active or Active state and as long as the Process "
          "Start Date has not been reached; split keys only of symmetric keys"),
     _row("Protect Stop Date", Tag.PROTECT_STOP_DATE, DateTime, "3.26", _V10,
          always=N, initially=SC, server_modify=C, client_modify=C, client_delete=N, multi=N,
          implicit=frozenset({_O.CREATE, _O.REGISTER, _O.DERIVE_KEY, _O.RE_KEY}),
-         applies_to=_SYMMETRIC | _TEMPLATES,
+         applies_to=_PROCESS_DATES_APPLY_TO | _TEMPLATES,
          conditions="modifiable only while in Pre-Active or Active state and as long as the Protect "
          "Stop Date has not been reached; split keys only of symmetric keys"),
     _row("Deactivation Date", Tag.DEACTIVATION_DATE, DateTime, "3.27", _V10,
