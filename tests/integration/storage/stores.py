@@ -24,7 +24,9 @@ from kmip_server.model import (
 )
 from kmip_server.storage.memory import MemoryObjectStore
 from kmip_server.storage.objects import ObjectRecord, ObjectStore
+from kmip_server.storage.postgres import PostgresObjectStore
 from kmip_server.storage.sqlite_objects import SqliteObjectStore
+from tests.integration.postgres.support import place_settings
 from ttlv.item import Item, ItemType, ItemValue
 from ttlv.kmip14 import (
     AlternativeNameType,
@@ -59,11 +61,16 @@ async def _sqlite(place: Path) -> ObjectStore:
     return await SqliteObjectStore.open(place / "objects.db")
 
 
+async def _postgres(place: Path) -> ObjectStore:
+    return await PostgresObjectStore.open(await place_settings(place))
+
+
 STORE_KINDS: dict[str, StoreKind] = {
     kind.name: kind
     for kind in (
         StoreKind("memory", _memory, durable=False),
         StoreKind("sqlite", _sqlite, durable=True),
+        StoreKind("postgres", _postgres, durable=True),
     )
 }
 

@@ -1,0 +1,209 @@
+"""The PostgreSQL schema of OpenKCM, as an ordered list of migrations (data, applied by ``rls.migrate``).
+
+Invariants:
+- A migration, once released, never changes: its checksum is recorded when it is applied and
+  the runner refuses a database whose recorded checksums differ from these. Changes are new
+  migrations with the next version.
+- Placeholders: ``{schema}``, ``{owner}``, ``{app}`` become quoted identifiers (``Roles``);
+  nothing else is substituted, and no value is ever spliced into SQL at run time.
+- Every tenant-owned table (objects, object_names, tenant_roots, service_keys) has row-level
+  security ENABLEd and FORCEd, with one policy admitting the rows of the tenant of the running
+  transaction (``rls.tenant``) for reading and for writing (``WITH CHECK``).
+- The system tables (ivk_versions, seal_config) hold no tenant: FORCEd row-level security with
+  one policy for the application role only, and privileges for it only, so that no other role,
+  the owner included, reads an IVK blob or the seal configuration.
+- The only paths across tenants are three ``SECURITY DEFINER`` functions (the operator scans of
+  ``HierarchyStore``: tenant roots by page, roots wrapped under old IVK versions, references
+  to one IVK version). They run as the owner, whose one extra policy lets it read tenant roots,
+  with a fixed ``search_path``; they touch no managed object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from rls.tenant import SCOPE_SETTING, TENANT_SCOPE_TOKEN, TENANT_SETTING
+
+__all__ = ["LATEST_VERSION", "MIGRATIONS", "SCHEMA", "Migration"]
+
+SCHEMA = "openkcm"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str  # one script; placeholders as in the module docstring
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+# The tenant of the running transaction, or NULL: the expression every tenant policy compares
+# ``tenant_id`` with. Policies store it parsed, so no later search_path can change its meaning.
+_CURRENT_TENANT = (
+    f"(CASE WHEN pg_catalog.current_setting('{SCOPE_SETTING}', true) OPERATOR(pg_catalog.=) "
+    f"{TENANT_SCOPE_TOKEN} THEN NULLIF(pg_catalog.current_setting('{TENANT_SETTING}', true), '') END)"
+)
+
+
+def _tenant_policy(table: str) -> str:
+    return (
+        f"ALTER TABLE {{schema}}.{table} ENABLE ROW LEVEL SECURITY;\n"
+        f"ALTER TABLE {{schema}}.{table} FORCE ROW LEVEL SECURITY;\n"
+        f"CREATE POLICY tenant_rows ON {{schema}}.{table}\n"
+        f"    USING (tenant_id = {_CURRENT_TENANT})\n"
+        f"    WITH CHECK (tenant_id = {_CURRENT_TENANT});\n"
+    )
+
+
+def _core_only(table: str) -> str:
+    return (
+        f"ALTER TABLE {{schema}}.{table} ENABLE ROW LEVEL SECURITY;\n"
+        f"ALTER TABLE {{schema}}.{table} FORCE ROW LEVEL SECURITY;\n"
+        f"CREATE POLICY core_only ON {{schema}}.{table} TO {{app}} USING (true) WITH CHECK (true);\n"
+        f"REVOKE ALL ON {{schema}}.{table} FROM PUBLIC;\n"
+        f"GRANT SELECT, INSERT, UPDATE ON {{schema}}.{table} TO {{app}};\n"
+    )
+
+
+_V1_TABLES = """
+CREATE TABLE {schema}.objects (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    unique_identifier text NOT NULL UNIQUE,
+    tenant_id text NOT NULL CHECK (tenant_id <> ''),
+    service text NOT NULL,
+    object_type integer NOT NULL,
+    state integer NOT NULL,
+    attributes bytea NOT NULL,
+    material bytea,
+    revision bigint NOT NULL
+);
+CREATE INDEX objects_by_type ON {schema}.objects (tenant_id, object_type, state, seq);
+CREATE INDEX objects_by_state ON {schema}.objects (tenant_id, state, seq);
+CREATE INDEX objects_by_service ON {schema}.objects (tenant_id, service, seq);
+CREATE INDEX objects_by_tenant ON {schema}.objects (tenant_id, seq);
+
+CREATE TABLE {schema}.object_names (
+    tenant_id text NOT NULL CHECK (tenant_id <> ''),
+    name text NOT NULL,
+    seq bigint NOT NULL REFERENCES {schema}.objects (seq) ON DELETE CASCADE,
+    PRIMARY KEY (tenant_id, name, seq)
+);
+CREATE INDEX object_names_by_object ON {schema}.object_names (seq);
+
+CREATE TABLE {schema}.tenant_roots (
+    tenant_id text PRIMARY KEY CHECK (tenant_id <> ''),
+    l2_id text NOT NULL UNIQUE,
+    keystore_kind text NOT NULL,
+    l1_key_id text NOT NULL,
+    sovereign_binding bytea NOT NULL,
+    sovereign_ivk integer NOT NULL,
+    active_binding bytea,
+    active_ivk integer,
+    linked boolean NOT NULL,
+    last_l1_check double precision,
+    l1_state integer NOT NULL,
+    l1_state_at double precision NOT NULL,
+    created_at double precision NOT NULL,
+    revision bigint NOT NULL
+);
+CREATE INDEX tenant_roots_sovereign_ivk ON {schema}.tenant_roots (sovereign_ivk);
+CREATE INDEX tenant_roots_active_ivk ON {schema}.tenant_roots (active_ivk);
+
+CREATE TABLE {schema}.service_keys (
+    tenant_id text NOT NULL CHECK (tenant_id <> ''),
+    service text NOT NULL,
+    version integer NOT NULL,
+    state integer NOT NULL,
+    blob bytea NOT NULL,
+    created_at double precision NOT NULL,
+    PRIMARY KEY (tenant_id, service, version)
+);
+
+CREATE TABLE {schema}.ivk_versions (
+    version integer PRIMARY KEY,
+    state integer NOT NULL,
+    blob bytea,
+    created_at double precision NOT NULL,
+    wrap_count bigint NOT NULL DEFAULT 0,
+    grace_at double precision,
+    deprecated_at double precision,
+    retired_at double precision
+);
+CREATE UNIQUE INDEX ivk_versions_one_active ON {schema}.ivk_versions (state) WHERE state = 1;
+
+CREATE TABLE {schema}.seal_config (
+    singleton integer PRIMARY KEY CHECK (singleton = 1),
+    cluster_id text NOT NULL,
+    region text NOT NULL,
+    mode text NOT NULL,
+    threshold integer NOT NULL,
+    share_count integer NOT NULL,
+    check_value bytea NOT NULL,
+    seal_blob bytea,
+    seal_keystore text,
+    seal_key_id text,
+    share_set_id bigint
+);
+"""
+
+_V1_SCANS = """
+CREATE POLICY operator_scans ON {schema}.tenant_roots FOR SELECT TO {owner} USING (true);
+
+CREATE FUNCTION {schema}.scan_tenant_roots(after_tenant text, max_rows integer, linked_only boolean)
+RETURNS SETOF {schema}.tenant_roots
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM {schema}.tenant_roots
+    WHERE tenant_id > after_tenant AND (linked OR NOT linked_only)
+    ORDER BY tenant_id LIMIT max_rows
+$$;
+
+CREATE FUNCTION {schema}.scan_tenant_roots_wrapped_below(
+    ivk_version integer, after_tenant text, max_rows integer)
+RETURNS SETOF {schema}.tenant_roots
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM {schema}.tenant_roots
+    WHERE tenant_id > after_tenant AND (sovereign_ivk < ivk_version OR active_ivk < ivk_version)
+    ORDER BY tenant_id LIMIT max_rows
+$$;
+
+CREATE FUNCTION {schema}.ivk_references(ivk_version integer)
+RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(*) FROM {schema}.tenant_roots
+    WHERE sovereign_ivk = ivk_version OR active_ivk = ivk_version
+$$;
+
+REVOKE ALL ON FUNCTION {schema}.scan_tenant_roots(text, integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION {schema}.scan_tenant_roots_wrapped_below(integer, text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION {schema}.ivk_references(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION {schema}.scan_tenant_roots(text, integer, boolean) TO {app};
+GRANT EXECUTE ON FUNCTION {schema}.scan_tenant_roots_wrapped_below(integer, text, integer) TO {app};
+GRANT EXECUTE ON FUNCTION {schema}.ivk_references(integer) TO {app};
+"""
+
+_V1_GRANTS = """
+GRANT USAGE ON SCHEMA {schema} TO {app};
+GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.objects, {schema}.object_names TO {app};
+GRANT SELECT, INSERT, UPDATE ON {schema}.tenant_roots, {schema}.service_keys TO {app};
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "tables, row-level security, operator scans",
+        _V1_TABLES
+        + "".join(_tenant_policy(t) for t in ("objects", "object_names", "tenant_roots", "service_keys"))
+        + "".join(_core_only(t) for t in ("ivk_versions", "seal_config"))
+        + _V1_SCANS
+        + _V1_GRANTS,
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
