@@ -22,6 +22,11 @@ order of fields and of batch items. The variations accepted, and why:
   object must map to the same actual value (also across the files of one run: TL-M-3 reads the
   key TL-M-2 created), and a later request of the file carrying the expected value carries the
   captured one instead (a Decrypt of the ciphertext the server produced).
+- RSA encryption under a Public Key (Encrypt whose object a Register of a Public Key or a
+  Create / Re-key Key Pair named): the Data is any value of the same length, captured like the
+  above. Both RSA encryption schemes are randomized (RFC 8017 7.1.1 OAEP's seed, 7.2.1 the
+  PKCS#1 v1.5 padding string), so no two encryptions agree, and CS-AC-M-OAEP-1-14 shows the
+  vendor's as a concrete value.
 - Result Message: optional (KMIP 1.4 section 6.11: "MAY be returned"), any text.
 - Query (section 4.25): each expected Operation, Object Type, etc. must be present, in any
   order; the server may list more entries of the kinds the request queried. Vendor
@@ -57,7 +62,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from ttlv.item import Item, ItemType
-from ttlv.kmip14 import ENUM_FOR_TAG, MASK_FOR_TAG, TAG_NAMES, TAG_XML_NAMES, Operation, QueryFunction, Tag
+from ttlv.kmip14 import (
+    ENUM_FOR_TAG,
+    MASK_FOR_TAG,
+    TAG_NAMES,
+    TAG_XML_NAMES,
+    ObjectType,
+    Operation,
+    QueryFunction,
+    Tag,
+)
 from ttlv.xml import Placeholder, Placeholders
 
 __all__ = [
@@ -125,10 +139,15 @@ class ReplayState:
     replacements: dict[bytes, bytes] = field(default_factory=dict)
     generated_objects: set[str] = field(default_factory=set)  # identifiers of server-generated objects
     latest: dict[int, str | bytes] = field(default_factory=dict)  # tag -> its latest value in a response
+    public_keys: set[str] = field(default_factory=set)  # identifiers of Public Keys (RSA encryption)
 
     def snapshot(self) -> ReplayState:
         return ReplayState(
-            dict(self.values), dict(self.generated), dict(self.replacements), set(self.generated_objects)
+            dict(self.values),
+            dict(self.generated),
+            dict(self.replacements),
+            set(self.generated_objects),
+            public_keys=set(self.public_keys),
         )
 
     def restore(self, snapshot: ReplayState) -> None:
@@ -136,6 +155,7 @@ class ReplayState:
         self.generated = dict(snapshot.generated)
         self.replacements = dict(snapshot.replacements)
         self.generated_objects = set(snapshot.generated_objects)
+        self.public_keys = set(snapshot.public_keys)
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,6 +283,12 @@ _RANDOMIZED_BY_SERVER_IV: Final = frozenset({Tag.DATA, Tag.AUTHENTICATED_ENCRYPT
 when the request gave none): the ciphertext and tag vary with it (CS-BC-M-13 shows the output
 of the vendor's IV as a concrete value)."""
 
+_RANDOMIZED_BY_PUBLIC_KEY: Final[dict[int, frozenset[int]]] = {
+    Operation.ENCRYPT: frozenset({Tag.DATA}),
+}
+"""Operation -> the ByteStrings it randomizes when its object is a Public Key (RSA encryption
+pads with random bytes: RFC 8017 7.1.1, 7.2.1)."""
+
 _QUERY_TAGS: Final[dict[int, tuple[int, ...]]] = {
     QueryFunction.QUERY_OPERATIONS: (Tag.OPERATION,),
     QueryFunction.QUERY_OBJECTS: (Tag.OBJECT_TYPE,),
@@ -295,6 +321,7 @@ class _BatchContext:
     all_attributes: bool = False  # Get Attributes / Get Attribute List naming no attribute
     queried_tags: frozenset[int] = frozenset()
     server_chose_iv: bool = False  # the response carries an IV/Counter/Nonce the request did not
+    public_key: bool = False  # the batch item's object is a Public Key
 
 
 _NO_CONTEXT: Final = _BatchContext()
@@ -341,6 +368,7 @@ class _Matcher:
         # Create and a Get through the ID Placeholder in one batch).
         for request_item, actual_item in zip(request_items, actual_items, strict=False):
             self._record_generated(_int_value(request_item.find(Tag.OPERATION)), actual_item)
+            self._record_public_keys(request_item, actual_item)
         contexts = [
             self._batch_context(
                 request_items[i] if i < len(request_items) else None,
@@ -378,6 +406,7 @@ class _Matcher:
                 and response_payload.find(Tag.IV_COUNTER_NONCE) is not None
                 and (payload is None or payload.find(Tag.IV_COUNTER_NONCE) is None)
             ),
+            public_key=identifier is not None and identifier in self.state.public_keys,
         )
 
     def _record_generated(self, operation: int | None, actual_item: Item) -> None:
@@ -390,6 +419,20 @@ class _Matcher:
             for found in payload.find_all(tag):
                 if isinstance(found.value, str):
                     self.state.generated_objects.add(found.value)
+
+    def _record_public_keys(self, request_item: Item, actual_item: Item) -> None:
+        """Remember the Public Keys a Register or a Create / Re-key Key Pair made."""
+        payload = actual_item.find(Tag.RESPONSE_PAYLOAD)
+        if payload is None:
+            return
+        found = payload.find(Tag.PUBLIC_KEY_UNIQUE_IDENTIFIER)
+        if found is None and _int_value(request_item.find(Tag.OPERATION)) == Operation.REGISTER:
+            sent = request_item.find(Tag.REQUEST_PAYLOAD)
+            object_type = sent.find(Tag.OBJECT_TYPE) if sent is not None else None
+            if _int_value(object_type) == ObjectType.PUBLIC_KEY:
+                found = payload.find(Tag.UNIQUE_IDENTIFIER)
+        if found is not None and isinstance(found.value, str):
+            self.state.public_keys.add(found.value)
 
     # -- items ---------------------------------------------------------------------------------
 
@@ -485,6 +528,8 @@ class _Matcher:
             sent = ctx.request_payload
             return sent is None or sent.find(tag) is None
         if tag in _RANDOMIZED_BY_SERVER_IV and ctx.server_chose_iv:
+            return True
+        if ctx.public_key and tag in _RANDOMIZED_BY_PUBLIC_KEY.get(ctx.operation or 0, ()):
             return True
         return tag in _OBJECT_MATERIAL_TAGS and ctx.object_generated
 
