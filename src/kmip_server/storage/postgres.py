@@ -39,6 +39,8 @@ from typing import Any, Self, TypeVar
 import asyncpg
 
 import ttlv
+from kmip_server.model import Attribute, ModelError, TemplateAttribute
+from kmip_server.model.codec import decode_struct, encode_struct
 from kmip_server.storage.errors import StorageClosed, StorageError, StorageTimeout
 from kmip_server.storage.hierarchy import (
     IvkRecord,
@@ -55,15 +57,13 @@ from kmip_server.storage.objects import (
     ObjectRecord,
     ObjectStore,
 )
-
-# One encoding of a record's attributes for every store (the SQLite module's, KMIP 1.4 TTLV).
 from kmip_server.storage.sqlite_objects import DEFAULT_ATTRIBUTE_LIMITS
-from kmip_server.storage.sqlite_objects import _encode as _encode_record
-from kmip_server.storage.sqlite_objects import _record as _decode_record
 from rls.migrate import schema_state
 from rls.migrations import LATEST_VERSION, SCHEMA
 from rls.roles import quote_identifier
 from rls.tenant import set_tenant
+from ttlv.item import Item, ItemType
+from ttlv.kmip14 import ObjectType, State, Tag
 from unseal.blob import UnwrapError, peek
 from unseal.records import SealConfig, SealMode
 
@@ -319,6 +319,85 @@ class PostgresDatabase:
             self._pool.terminate()
 
 
+# -- records as rows --------------------------------------------------------------------------------
+# Attributes are stored as the SQLite store stores them: the record's Attribute structures as the
+# children of one Template-Attribute, TTLV-encoded with every field KMIP 1.4 knows.
+
+_STORAGE_VERSION = (1, 4)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A record as its row, computed before any connection is taken (a bad record fails alone)."""
+
+    unique_identifier: str
+    tenant_id: str
+    service: str
+    object_type: int
+    state: int
+    attributes: bytes
+    material: bytes | None = field(repr=False)
+    names: list[str]
+
+
+def _nested(value: object) -> bool:
+    return isinstance(value, Item) and value.type is ItemType.STRUCTURE
+
+
+def _encode_record(record: ObjectRecord, limits: ttlv.Limits) -> _Row:
+    try:
+        structure = encode_struct(
+            TemplateAttribute(attributes=record.attributes), Tag.TEMPLATE_ATTRIBUTE, _STORAGE_VERSION
+        )
+        attributes = ttlv.encode(structure)
+    except (ModelError, ttlv.TTLVError, TypeError, AttributeError, ValueError) as exc:
+        raise StorageError("refusing to store attributes that cannot be encoded") from exc
+    if len(attributes) > limits.max_message_size:
+        raise StorageError("the object's attributes exceed the store's size limit")
+    if any(_nested(attribute.value) for attribute in record.attributes):
+        # A custom structure has the depth and item count its creator chose: it must read back.
+        try:
+            ttlv.decode(attributes, limits)
+        except ttlv.DecodeError as exc:
+            raise StorageError("the object's attributes exceed the store's limits") from exc
+    return _Row(
+        unique_identifier=record.unique_identifier,
+        tenant_id=record.tenant_id,
+        service=record.service,
+        object_type=int(record.object_type),
+        state=int(record.state),
+        attributes=attributes,
+        material=None if record.material is None else bytes(record.material),
+        names=list(dict.fromkeys(record.names)),
+    )
+
+
+def _decode_attributes(blob: bytes, limits: ttlv.Limits) -> tuple[Attribute, ...]:
+    try:
+        # Lenient (not STRICT): the bytes are our own, names of later versions included.
+        structure = decode_struct(TemplateAttribute, ttlv.decode(blob, limits), 0)
+    except (ModelError, ttlv.TTLVError) as exc:
+        raise StorageError("stored attributes cannot be decoded") from exc
+    return structure.attributes
+
+
+def _decode_record(row: Any, limits: ttlv.Limits) -> ObjectRecord:
+    try:
+        object_type, state = ObjectType(row[3]), State(row[4])
+    except ValueError as exc:
+        raise StorageError("stored object type or state is not a KMIP 1.4 value") from exc
+    return ObjectRecord(
+        unique_identifier=row[0],
+        tenant_id=row[1],
+        service=row[2],
+        object_type=object_type,
+        state=state,
+        attributes=_decode_attributes(row[5], limits),
+        material=row[6],
+        revision=row[7],
+    )
+
+
 # -- statements ------------------------------------------------------------------------------------
 
 
@@ -553,8 +632,8 @@ class PostgresObjectStore(ObjectStore):
                     row.state,
                     row.attributes,
                     row.material,
-                    row.revision,
-                    list(row.names),
+                    record.revision,
+                    row.names,
                 )
             except asyncpg.UniqueViolationError:
                 raise DuplicateIdentifier from None
@@ -587,7 +666,7 @@ class PostgresObjectStore(ObjectStore):
                 row.unique_identifier,
                 row.tenant_id,
                 expected_revision,
-                list(row.names),
+                row.names,
             )
             if found is None:
                 raise ConcurrentUpdate

@@ -135,7 +135,8 @@ async def _drop_orphans(admin: Any) -> None:
         " UNION ALL SELECT rolname, 'role' FROM pg_roles WHERE rolname LIKE $1",
         PREFIX + "%",
     )
-    databases, roles = [], []
+    databases: list[str] = []
+    roles: list[str] = []
     for row in rows:
         pid = row["name"][len(PREFIX) :].split("_", 1)[0]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
