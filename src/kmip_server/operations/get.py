@@ -1,7 +1,11 @@
 """Get (KMIP 1.4 section 4.11): return a managed object, in the format asked for, wrapped if asked.
 
 - Format: as created or registered; a Symmetric Key converts between Raw and Transparent
-  Symmetric Key (``FORMAT_CONVERSIONS``). Anything else is Key Format Type Not Supported (11.12).
+  Symmetric Key, a Private Key between PKCS#1 (RSA), PKCS#8, ECPrivateKey (EC) and the
+  Transparent RSA / EC private formats, a Public Key between PKCS#1 (RSA), X.509
+  (SubjectPublicKeyInfo) and the Transparent RSA / EC public formats (``FORMAT_CONVERSIONS``,
+  the asymmetric rows from ``crypto.keypairs``). Anything else, or a format that does not fit
+  the key's algorithm, is Key Format Type Not Supported (11.12).
   A Key Compression Type other than the stored one is Key Compression Type Not Supported.
 - Key Wrap Type (1.4): As Registered returns the stored form; Not Wrapped of an object stored
   wrapped is Feature Not Supported (this server does not unwrap registered wrapped keys).
@@ -30,6 +34,7 @@ from cryptography.hazmat.primitives.keywrap import aes_key_wrap, aes_key_wrap_wi
 
 import ttlv
 from kmip_server.attribute_policy import presented
+from kmip_server.crypto.keypairs import FORMAT_CONVERSIONS as ASYMMETRIC_FORMAT_CONVERSIONS
 from kmip_server.errors import (
     ConcurrentModification,
     CryptographicFailure,
@@ -94,6 +99,7 @@ _F = KeyFormatType
 FORMAT_CONVERSIONS: dict[tuple[ObjectType, KeyFormatType, KeyFormatType], Callable[[KeyValue], KeyValue]] = {
     (ObjectType.SYMMETRIC_KEY, _F.RAW, _F.TRANSPARENT_SYMMETRIC_KEY): _raw_to_transparent,
     (ObjectType.SYMMETRIC_KEY, _F.TRANSPARENT_SYMMETRIC_KEY, _F.RAW): _transparent_to_raw,
+    **ASYMMETRIC_FORMAT_CONVERSIONS,
 }
 """(object type, stored format, requested format) -> the Key Value conversion."""
 
