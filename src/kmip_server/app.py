@@ -2,7 +2,8 @@
 
 Construction, in order (shutdown runs it backwards):
   message codecs (compiled once, before any request)
-  -> storage (one SQLite file: seal records, hierarchy, managed objects)
+  -> storage (``storage.kind``: one SQLite file, or one PostgreSQL pool shared with other Cores;
+     either holds the seal records, the hierarchy and the managed objects)
   -> keystores (each ``[keystores.NAME]`` opened once; the seal keystore is one of them)
   -> ``SealController`` (seal records in storage)
   -> ``KeyHierarchy`` (attached with the MasterKey on unseal, detached, every key wiped, on seal)
@@ -35,16 +36,17 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystores.base import Keystore
 from keystores.factory import open_keystore
 from kmip_server.admin import AdminOps, AdminServer
-from kmip_server.config import Config, LogFormat, LoggingConfig, SealModeSetting
+from kmip_server.config import Config, LogFormat, LoggingConfig, SealModeSetting, StorageKind
 from kmip_server.engine import RequestEngine
 from kmip_server.hierarchy import KeyHierarchy
 from kmip_server.model import prepare_codecs
 from kmip_server.objects import ObjectService
+from kmip_server.storage.hierarchy import HierarchyStore
 from kmip_server.storage.objects import ObjectStore
 from kmip_server.storage.sqlite import SqliteStore
 from kmip_server.storage.sqlite_database import SqliteDatabase
@@ -54,6 +56,9 @@ from unseal.controller import SealController
 from unseal.errors import AutoUnsealNotConfigured, UnsealError
 from unseal.memory import harden_process
 from unseal.state import SealState
+
+if TYPE_CHECKING:
+    from kmip_server.storage.postgres import PostgresDatabase
 
 __all__ = ["Bootstrap", "Core", "configure_logging", "core_handler", "open_core", "run", "serve"]
 
@@ -65,8 +70,8 @@ class Core:
     """Everything one Core process holds, built by ``open_core``."""
 
     config: Config
-    database: SqliteDatabase
-    store: SqliteStore  # seal records and the key hierarchy's records
+    database: SqliteDatabase | PostgresDatabase
+    store: HierarchyStore  # seal records and the key hierarchy's records
     objects: ObjectStore  # KMIP managed objects
     keystores: Mapping[str, Keystore]  # by configured name
     controller: SealController
@@ -109,6 +114,43 @@ def _build_engine(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Storage:
+    database: SqliteDatabase | PostgresDatabase
+    store: HierarchyStore
+    objects: ObjectStore
+
+
+async def _open_sqlite(config: Config, stack: contextlib.AsyncExitStack) -> _Storage:
+    storage = config.storage
+    storage.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    database = await SqliteDatabase.open(storage.path, storage.sqlite)
+    stack.push_async_callback(database.close)
+    store = await SqliteStore.attach(database)
+    stack.push_async_callback(store.close)
+    objects = await SqliteObjectStore.attach(database)
+    stack.push_async_callback(objects.close)
+    return _Storage(database, store, objects)
+
+
+async def _open_postgres(config: Config, stack: contextlib.AsyncExitStack) -> _Storage:
+    from kmip_server.storage import postgres  # noqa: PLC0415 (asyncpg only for a Core that uses it)
+
+    database = await postgres.PostgresDatabase.open(config.storage.postgres)
+    stack.push_async_callback(database.close)
+    store = postgres.PostgresHierarchyStore.attach(database)
+    stack.push_async_callback(store.close)
+    objects = postgres.PostgresObjectStore.attach(database)
+    stack.push_async_callback(objects.close)
+    return _Storage(database, store, objects)
+
+
+_STORAGE: Mapping[StorageKind, Callable[[Config, contextlib.AsyncExitStack], Awaitable[_Storage]]] = {
+    StorageKind.SQLITE: _open_sqlite,
+    StorageKind.POSTGRES: _open_postgres,
+}
+
+
 @contextlib.asynccontextmanager
 async def open_core(config: Config) -> AsyncIterator[Core]:
     """Build every component of a Core in the running loop; close them all on exit (sealing first)."""
@@ -116,14 +158,8 @@ async def open_core(config: Config) -> AsyncIterator[Core]:
     codecs = prepare_codecs()
     _log.debug("%d message codecs compiled", codecs)
     async with contextlib.AsyncExitStack() as stack:
-        storage = config.storage
-        storage.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        database = await SqliteDatabase.open(storage.path, storage.sqlite)
-        stack.push_async_callback(database.close)
-        store = await SqliteStore.attach(database)
-        stack.push_async_callback(store.close)
-        objects = await SqliteObjectStore.attach(database)
-        stack.push_async_callback(objects.close)
+        opened = await _STORAGE[config.storage.kind](config, stack)
+        store, objects = opened.store, opened.objects
 
         keystores: dict[str, Keystore] = {}
         for name, entry in config.keystores.items():
@@ -153,7 +189,7 @@ async def open_core(config: Config) -> AsyncIterator[Core]:
         engine = _build_engine(objects=objects, hierarchy=hierarchy, controller=controller, config=config)
         yield Core(
             config=config,
-            database=database,
+            database=opened.database,
             store=store,
             objects=objects,
             keystores=keystores,

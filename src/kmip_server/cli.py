@@ -7,6 +7,7 @@
     openkcm seal                                        wipe the MasterKey and every key above L4
     openkcm status [--json]                             seal state of every running Core process
     openkcm tenant link|unlink|status TENANT [...]      a tenant's L1 link (until the CMK API does it)
+    openkcm db migrate|status --dsn ADMIN_DSN [...]     PostgreSQL: roles, schema, row-level security
 
 ``init``, ``unseal``, ``seal``, ``status`` and ``tenant`` talk to a running Core through its admin sockets
 (``kmip_server.admin``): ``--socket PATH``, or every socket in ``<data dir>/admin`` where the
@@ -38,6 +39,7 @@ from kmip_server.dev import DEFAULT_DATA_DIR
 from kmip_server.devpki import DevPKIError
 from kmip_server.hierarchy.errors import HierarchyError
 from kmip_server.storage.errors import StorageError
+from rls.roles import DEFAULT_APP_ROLE, DEFAULT_OWNER_ROLE, Roles
 from unseal.errors import UnsealError
 
 __all__ = ["COMMANDS", "ROLES", "Command", "build_parser", "main"]
@@ -342,6 +344,92 @@ def _run_serve(args: argparse.Namespace) -> int:
     return ROLES[args.role](load_config(_config_path(args)))
 
 
+# -- db ---------------------------------------------------------------------------------------------
+
+DB_DSN_ENV = "OPENKCM_DB_ADMIN_DSN"
+
+
+def _configure_db(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="db_action", required=True, metavar="ACTION")
+    migrate = actions.add_parser(
+        "migrate",
+        help="create the roles and the schema, apply pending migrations (idempotent)",
+        description="Bring a PostgreSQL database to this version's schema, with row-level security. "
+        "Connects as a privileged user (a superuser, or CREATEROLE and a member of the owner role).",
+    )
+    status = actions.add_parser("status", help="the schema version of a PostgreSQL database")
+    for sub in (migrate, status):
+        sub.add_argument("--dsn", help=f"a privileged user's connection URL (default: ${DB_DSN_ENV})")
+        sub.add_argument(
+            "--schema", help="the schema (default: storage.postgres.schema of --config, or openkcm)"
+        )
+        sub.add_argument(
+            "--config", type=Path, help=f"a Core's TOML file, for the schema (default: ${CONFIG_ENV})"
+        )
+    migrate.add_argument("--owner-role", default=DEFAULT_OWNER_ROLE, help="owns the schema (NOLOGIN)")
+    migrate.add_argument(
+        "--app-role", default=DEFAULT_APP_ROLE, help="the role the Core logs in as (no BYPASSRLS)"
+    )
+    migrate.add_argument(
+        "--app-password-env",
+        metavar="VAR",
+        help="set the application role's password from this environment variable",
+    )
+
+
+def _db_roles(args: argparse.Namespace) -> Roles:
+    return Roles(owner=args.owner_role, app=args.app_role)
+
+
+def _db_password(args: argparse.Namespace) -> str | None:
+    if not args.app_password_env:
+        return None
+    password = os.environ.get(args.app_password_env)
+    if not password:
+        raise CommandError(f"${args.app_password_env} is empty or not set", EXIT_USAGE)
+    return password
+
+
+def _run_db(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from rls.migrations import SCHEMA  # noqa: PLC0415
+    from rls.runner import MigrationError, database_state, migrate_database  # noqa: PLC0415
+
+    dsn = args.dsn or os.environ.get(DB_DSN_ENV)
+    if not dsn:
+        raise CommandError(f"give the database with --dsn or ${DB_DSN_ENV}", EXIT_USAGE)
+    schema = args.schema
+    if schema is None:
+        config_path = _config_path(args)
+        schema = load_config(config_path).storage.postgres.schema if config_path is not None else SCHEMA
+    try:
+        if args.db_action == "status":
+            state = asyncio.run(database_state(dsn, schema=schema))
+            print(f"schema {schema}: version {state.version} (this openkcm: {state.latest})")
+            return EXIT_OK if state.current else EXIT_FAILED
+        report = asyncio.run(
+            migrate_database(dsn, _db_roles(args), schema=schema, app_password=_db_password(args))
+        )
+    except ValueError as exc:  # a role or schema name that is not a plain identifier
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    except MigrationError as exc:
+        raise CommandError(f"migration refused: {exc}") from None
+    except (OSError, TimeoutError) as exc:
+        raise CommandError(f"cannot reach the database ({type(exc).__name__})") from None
+    except Exception as exc:  # asyncpg's errors: the server's own words, never a value of ours
+        if type(exc).__module__.startswith("asyncpg"):
+            raise CommandError(f"the database refused: {type(exc).__name__}: {exc}") from None
+        raise
+    applied = ", ".join(str(version) for version in report.applied)
+    print(
+        f"schema {schema}: applied migration(s) {applied}; now at version {report.version}"
+        if report.applied
+        else f"schema {schema}: already at version {report.version}, nothing to do"
+    )
+    return EXIT_OK
+
+
 # -- dev -------------------------------------------------------------------------------------------
 
 
@@ -394,6 +482,7 @@ COMMANDS: tuple[Command, ...] = (
         _configure_tenant,
         _run_tenant,
     ),
+    Command("db", "PostgreSQL storage: migrate the schema, or show its version", _configure_db, _run_db),
 )
 
 

@@ -16,8 +16,11 @@ Sections (``SECTIONS`` is the table; every key of a section is a field of its da
 - ``[tls]``: ``ca_file`` (the bundle client certificates must chain to), ``cert_file``, ``key_file``.
 - ``[identity]``: ``IdentitySettings`` (trust_domain, the three SPIFFE patterns,
   max_segment_length) and ``[identity.common_names]``: ``"CN" = "tenant/service"``.
-- ``[storage]``: ``kind`` (``sqlite``; PostgreSQL comes later), ``path`` (default
-  ``<server.data_dir>/openkcm.db``) and every ``SqliteSettings`` field (timeout, readers, ...).
+- ``[storage]``: ``kind`` (``sqlite``, the embedded default, or ``postgres``), ``path`` (default
+  ``<server.data_dir>/openkcm.db``) and every ``SqliteSettings`` field (timeout, readers, ...);
+  ``[storage.postgres]``: every ``PostgresSettings`` field (``dsn`` of the application role,
+  required with ``kind = "postgres"``; pool size, timeout, retries, schema). The DSN may carry
+  a password: set it with ``OPENKCM_STORAGE__POSTGRES__DSN`` rather than in the file.
 - ``[unseal]``: ``cluster_id``, ``region``, ``mode`` (``shamir`` | ``auto``), ``seal_keystore``
   (the name of a ``[keystores.NAME]`` entry), ``seal_key_id``, ``auto_unseal_retry_interval``.
 - ``[keystores.NAME]``: ``kind`` (``software`` | ``aws-kms`` | ``pkcs11``) and that driver's own
@@ -60,6 +63,7 @@ from kmip_server.engine.settings import EngineSettings
 from kmip_server.hierarchy.settings import HierarchySettings
 from kmip_server.identity import IdentityResolver, IdentitySettings
 from kmip_server.objects import ObjectSettings
+from kmip_server.storage.postgres_settings import PostgresSettings
 from kmip_server.storage.sqlite_database import SqliteSettings
 from kmip_server.transport.settings import TLSSettings, TransportSettings
 from ttlv.limits import Limits
@@ -101,6 +105,7 @@ class ConfigError(ValueError):
 
 class StorageKind(enum.StrEnum):
     SQLITE = "sqlite"
+    POSTGRES = "postgres"  # several Cores share one database, row-level security (storage.postgres)
 
 
 class SealModeSetting(enum.StrEnum):
@@ -163,11 +168,17 @@ class TlsConfig:
 
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
-    """``[storage]``: ``kind``, ``path``, and (sqlite) every ``SqliteSettings`` field."""
+    """``[storage]``: ``kind``, ``path``, (sqlite) every ``SqliteSettings`` field, and
+    ``[storage.postgres]``."""
 
     kind: StorageKind = StorageKind.SQLITE
     path: Path = Path(DEFAULT_DATABASE_NAME)  # sqlite file (0600); default <server.data_dir>/openkcm.db
     sqlite: SqliteSettings = field(default_factory=SqliteSettings)
+    postgres: PostgresSettings = field(default_factory=PostgresSettings)
+
+    def __post_init__(self) -> None:
+        if self.kind is StorageKind.POSTGRES and not self.postgres.dsn:
+            raise ConfigError("storage.postgres.dsn", 'required when storage.kind is "postgres"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,8 +460,11 @@ def _storage(table: object, base_dir: Path) -> StorageConfig:
         raise ConfigError("storage", f"expected a table, got {_describe(table)}")
     rest = dict(table)
     own = {name: rest.pop(name) for name in ("kind", "path") if name in rest}
+    postgres = _bind(PostgresSettings, "storage.postgres", rest.pop("postgres", {}), base_dir)
     sqlite = _bind(SqliteSettings, "storage", rest, base_dir)
-    return _bind(StorageConfig, "storage", own, base_dir, sqlite=sqlite)  # type: ignore[no-any-return]
+    return _bind(  # type: ignore[no-any-return]
+        StorageConfig, "storage", own, base_dir, sqlite=sqlite, postgres=postgres
+    )
 
 
 def _keystore_setting(key: str, value: object) -> str:

@@ -1,4 +1,4 @@
-"""The PostgreSQL schema of OpenKCM, as an ordered list of migrations (data, applied by ``rls.migrate``).
+"""The PostgreSQL schema of OpenKCM, as an ordered list of migrations (data, applied by ``rls.runner``).
 
 Invariants:
 - A migration, once released, never changes: its checksum is recorded when it is applied and

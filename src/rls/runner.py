@@ -31,7 +31,9 @@ __all__ = [
     "MigrationError",
     "MigrationReport",
     "SchemaState",
+    "database_state",
     "migrate",
+    "migrate_database",
     "schema_state",
 ]
 
@@ -138,8 +140,8 @@ async def _check_schema_owner(connection: Any, roles: Roles, schema: str, timeou
         raise MigrationError(f"schema {schema} is owned by another role than {roles.owner}")
 
 
-async def _check_deployment(connection: Any, roles: Roles, quoted_schema: str, timeout: float) -> None:
-    schema = quoted_schema
+async def _check_deployment(connection: Any, roles: Roles, schema: str, timeout: float) -> None:
+    """``schema`` is quoted already."""
     recorded = await connection.fetchrow(
         f"SELECT owner_role, app_role FROM {schema}.deployment WHERE singleton = 1",  # noqa: S608
         timeout=timeout,
@@ -230,3 +232,36 @@ async def schema_state(connection: Any, *, schema: str = SCHEMA, timeout: float)
         timeout=timeout,
     )
     return SchemaState(int(version))
+
+
+async def migrate_database(
+    dsn: str,
+    roles: Roles,
+    *,
+    schema: str = SCHEMA,
+    app_password: str | None = None,
+    timeout: float = DEFAULT_MIGRATION_TIMEOUT,
+) -> MigrationReport:
+    """Connect to ``dsn`` (a privileged user), ``migrate``, disconnect (``openkcm db migrate``)."""
+    import asyncpg  # noqa: PLC0415 (only the runner needs a driver; the rest of rls takes a connection)
+
+    connection = await asyncpg.connect(
+        dsn, timeout=timeout, server_settings={"application_name": "openkcm-migrate"}
+    )
+    try:
+        return await migrate(connection, roles, schema=schema, app_password=app_password, timeout=timeout)
+    finally:
+        await connection.close()
+
+
+async def database_state(
+    dsn: str, *, schema: str = SCHEMA, timeout: float = DEFAULT_MIGRATION_TIMEOUT
+) -> SchemaState:
+    """The schema version at ``dsn`` (``openkcm db status``)."""
+    import asyncpg  # noqa: PLC0415
+
+    connection = await asyncpg.connect(dsn, timeout=timeout)
+    try:
+        return await schema_state(connection, schema=schema, timeout=timeout)
+    finally:
+        await connection.close()

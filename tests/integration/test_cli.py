@@ -48,9 +48,9 @@ def openkcm(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 def test_command_table_is_the_parser() -> None:
     names = [command.name for command in COMMANDS]
     assert len(set(names)) == len(names)
-    assert set(names) == {"dev", "serve", "init", "unseal", "seal", "status", "tenant"}
+    assert set(names) == {"dev", "serve", "init", "unseal", "seal", "status", "tenant", "db"}
     parser = build_parser()
-    required = {"serve": ["core"], "tenant": ["status", "acme"]}
+    required = {"serve": ["core"], "tenant": ["status", "acme"], "db": ["status"]}
     for command in COMMANDS:
         args = parser.parse_args([command.name, *required.get(command.name, [])])
         assert args.action is command.run

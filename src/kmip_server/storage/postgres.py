@@ -57,9 +57,10 @@ from kmip_server.storage.objects import (
     ObjectRecord,
     ObjectStore,
 )
+from kmip_server.storage.postgres_settings import DEFAULT_TIMEOUT, PostgresSettings
 from kmip_server.storage.sqlite_objects import DEFAULT_ATTRIBUTE_LIMITS
-from rls.migrate import schema_state
-from rls.migrations import LATEST_VERSION, SCHEMA
+from rls.runner import schema_state
+from rls.migrations import LATEST_VERSION
 from rls.roles import quote_identifier
 from rls.tenant import set_tenant
 from ttlv.item import Item, ItemType
@@ -81,14 +82,6 @@ _log = logging.getLogger("kmip_server.storage.postgres")
 T = TypeVar("T")
 Job = Callable[[Any], Awaitable[T]]
 
-DEFAULT_TIMEOUT = 10.0  # seconds one storage call may take, retries included
-DEFAULT_CONNECT_TIMEOUT = 5.0  # seconds to open one connection
-DEFAULT_MIN_CONNECTIONS = 1
-DEFAULT_MAX_CONNECTIONS = 10
-DEFAULT_MAX_ATTEMPTS = 4  # attempts of a call that is safe to repeat
-DEFAULT_RETRY_BACKOFF = 0.05  # seconds before the second attempt; doubles each time
-DEFAULT_IDLE_LIFETIME = 300.0  # seconds an unused pooled connection is kept
-DEFAULT_STATEMENT_CACHE = 256  # prepared statements kept per connection
 APPLICATION_NAME = "openkcm-core"
 
 _RESET = (
@@ -100,31 +93,6 @@ call did to its session (a setting, a role, a cursor, a lock) is gone. Prepared 
 stay (they hold no state of a call)."""
 
 _IVK_LOCK = 0x4F4B434D_69766B73  # "OKCM" "ivks": serializes IVK creation and rotation across Cores
-
-
-@dataclass(frozen=True, slots=True)
-class PostgresSettings:
-    """``[storage.postgres]``: where the database is and how the Core uses it."""
-
-    dsn: str = field(default="", repr=False)  # postgresql://openkcm_app@host/db (may hold a password)
-    min_connections: int = DEFAULT_MIN_CONNECTIONS
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
-    timeout: float = DEFAULT_TIMEOUT
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    retry_backoff: float = DEFAULT_RETRY_BACKOFF
-    idle_lifetime: float = DEFAULT_IDLE_LIFETIME
-    statement_cache: int = DEFAULT_STATEMENT_CACHE
-    schema: str = SCHEMA  # where ``openkcm db migrate`` put the tables
-
-    def __post_init__(self) -> None:
-        quote_identifier(self.schema)  # ValueError unless a plain identifier
-        if not 0 <= self.min_connections <= self.max_connections or self.max_connections < 1:
-            raise ValueError("PostgreSQL settings: need 0 <= min_connections <= max_connections, max >= 1")
-        if self.timeout <= 0 or self.connect_timeout <= 0 or self.idle_lifetime <= 0:
-            raise ValueError("PostgreSQL settings: timeouts must be positive")
-        if self.max_attempts < 1 or self.retry_backoff < 0 or self.statement_cache < 0:
-            raise ValueError("PostgreSQL settings: max_attempts >= 1, retry_backoff and statement_cache >= 0")
 
 
 class SchemaNotCurrent(StorageError):

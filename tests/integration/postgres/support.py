@@ -7,7 +7,7 @@ trust-authenticated superuser ``postgres`` on 127.0.0.1:5432) is used through:
   two fresh roles (owner, application), all dropped when the process exits. Its description
   is exported in ``OPENKCM_TEST_POSTGRES_SESSION`` so that child processes (a store killed by
   SIGKILL, a Core subprocess) use the same database instead of making their own.
-- ``await session.new_schema(label)``: ``rls.migrate`` run into a fresh schema of that
+- ``await session.new_schema(label)``: ``rls.runner`` run into a fresh schema of that
   database (what ``openkcm db migrate`` does), returning the ``PostgresSettings`` that a Core's
   store would use: the application role, no password, that schema. Creating a schema is
   cheap; creating and dropping databases is not (each drop checkpoints).
