@@ -971,7 +971,7 @@ def _compile(cls: type) -> StructCodec:
 
 def decode_struct(cls: type[_T], item: Item, ctx: int = STRICT) -> _T:
     """Decode Structure ``item`` as a ``cls`` (its tag is the caller's business)."""
-    result: _T = codec_for(cls).decode(item, ctx)
+    result: _T = (_codecs.get(cls) or codec_for(cls)).decode(item, ctx)
     return result
 
 

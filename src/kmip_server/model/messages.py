@@ -19,6 +19,7 @@ messages of versions 1.0-1.4 and ignored in messages of a later 1.x minor versio
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -109,7 +110,9 @@ def _decode_operation(item: Item, ctx: int) -> Operation:
     """Operation (section 6.2): a value with no payloads here is Operation Not Supported
     (section 11.1), not Invalid Field like other enumerations."""
     value = item.value
-    if item.type is not _ENUMERATION or not isinstance(value, int) or isinstance(value, bool):
+    if item.type is not _ENUMERATION or (
+        type(value) is not int and (not isinstance(value, int) or isinstance(value, bool))
+    ):
         raise InvalidField("Operation: wrong item type")
     operation = _OPERATION_BY_VALUE.get(value)
     if operation is None or operation not in OPERATIONS:
@@ -159,6 +162,7 @@ def _operation_spec(operation: Any) -> Any:
 
 
 _request_decoders: dict[int, Callable[[Item, int], Any]] = {}  # Operation -> payload decoder (memo)
+_NOT_SEEN: Any = object()
 
 
 def _decode_request_payload(item: Item, ctx: int, operation: Any) -> RequestPayload:
@@ -187,13 +191,19 @@ def _write_request_payload(
     return write_struct(payload, tag, version, out)
 
 
+_response_decoders: dict[int, Callable[[Item, int], Any] | None] = {}  # Operation -> decoder (memo)
+
+
 def _decode_response_payload(item: Item, ctx: int, operation: Any) -> ResponsePayload:
     if operation is None:
         return item  # a failed message-level response: nothing says what the payload is
-    cls = _operation_spec(operation).response
-    if cls is None:
+    decode = _response_decoders.get(operation, _NOT_SEEN)
+    if decode is _NOT_SEEN:
+        cls = _operation_spec(operation).response
+        decode = _response_decoders[operation] = None if cls is None else codec_for(cls).decode
+    if decode is None:
         return item  # Poll: the payload of the polled operation (see decode_response_payload)
-    result: ResponsePayload = codec_for(cls).decode(item, ctx)
+    result: ResponsePayload = decode(item, ctx)
     return result
 
 
@@ -433,25 +443,48 @@ def _decode_message(
     return header, tuple(items)
 
 
+def _pair_builder(cls: type) -> Callable[[Any, Any], Any]:
+    """``cls(first, second)`` for a frozen slotted dataclass of two fields, through its slots (the
+    same object its ``__init__`` makes, without two ``object.__setattr__`` calls)."""
+    first, second = (cls.__dict__[f.name].__set__ for f in dataclasses.fields(cls))
+    new = object.__new__
+
+    def build(a: Any, b: Any) -> Any:
+        obj: Any = new(cls)
+        first(obj, a)
+        second(obj, b)
+        return obj
+
+    return build
+
+
+_new_decoded_request = _pair_builder(DecodedRequest)
+_new_request_message = _pair_builder(RequestMessage)
+_new_response_message = _pair_builder(ResponseMessage)
+
+
 def decode_request_batch(item: Item) -> DecodedRequest:
     """Decode a Request Message for a server: see the module docstring.
 
     Raises ``ModelError`` (InvalidMessage) for message-level problems only.
     """
     header, items = _decode_message(item, _REQUEST, raise_first=False)
-    return DecodedRequest(header=header, batch_items=items)
+    result: DecodedRequest = _new_decoded_request(header, items)
+    return result
 
 
 def decode_request(item: Item) -> RequestMessage:
     """Decode a Request Message; raises the first ``ModelError`` (annotated with its batch item)."""
     header, items = _decode_message(item, _REQUEST, raise_first=True)
-    return RequestMessage(request_header=header, batch_items=items)
+    result: RequestMessage = _new_request_message(header, items)
+    return result
 
 
 def decode_response(item: Item) -> ResponseMessage:
     """Decode a Response Message; raises the first ``ModelError`` (annotated with its batch item)."""
     header, items = _decode_message(item, _RESPONSE, raise_first=True)
-    return ResponseMessage(response_header=header, batch_items=items)
+    result: ResponseMessage = _new_response_message(header, items)
+    return result
 
 
 def decode_response_payload(operation: Operation, item: Item, version: Version = (1, 4)) -> ResponsePayload:
