@@ -12,7 +12,8 @@ Invariants:
 - Parameters resolve through tables, never a chain of branches: a Digital Signature Algorithm
   (``DIGITAL_SIGNATURE_ALGORITHMS``) or the Cryptographic Algorithm, Padding Method and Hashing
   Algorithm combination (3.6: "either the Digital Signature Algorithm can be specified or the
-  Cryptographic Algorithm and Hashing Algorithm combination") gives a ``SignatureMethod``; the
+  Cryptographic Algorithm and Hashing Algorithm combination"; the first decides when both are
+  there) gives a ``SignatureMethod``; the
   Padding Method gives an ``RSAEncryptionMethod``. Fields that contradict each other are Invalid
   Field; a hash the server does not use for the purpose is Invalid Field; a required parameter
   missing is Missing Data (4.31 "the algorithm requires parameters").
@@ -269,9 +270,8 @@ def _scheme_and_hash(
         scheme, implied_hash = row
         _agree("Hashing Algorithm", parameters.hashing_algorithm, implied_hash)
         _agree("Padding Method", parameters.padding_method, _SCHEME_PADDING[scheme])
-        algorithm = parameters.cryptographic_algorithm
-        if algorithm is not None and ALGORITHM_FAMILIES.get(algorithm) is not _SCHEME_FAMILY[scheme]:
-            raise InvalidField("Cryptographic Algorithm: contradicts the Digital Signature Algorithm")
+        # The Cryptographic Algorithm is not compared: resolve_parameters fills it from the key,
+        # and a scheme of another family than the key's is Permission Denied (signature_method).
         return scheme, implied_hash or parameters.hashing_algorithm
     algorithm = parameters.cryptographic_algorithm
     wanted = ALGORITHM_FAMILIES.get(algorithm) if algorithm is not None else family
