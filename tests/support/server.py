@@ -13,6 +13,10 @@ What this module gives a test:
   ``conftest.py`` to share it across a package (``tests/integration/pykmip`` does); a module that
   imports it directly gets its own Core. Modules that need a configured Core (environment
   overrides) or kill it start their own with ``CoreProcesses``.
+- Storage: a Core keeps its data in SQLite in its data directory unless ``env`` says otherwise;
+  ``postgres_env(settings)`` is the ``env`` of a Core whose storage is a PostgreSQL schema
+  (``tests.support.postgres`` makes a fresh one: ``await session().new_schema()``), and
+  ``postgres_core_server`` is ``core_server``'s twin on PostgreSQL.
 - ``issue_extra_clients(core, directory)``: client certificates the dev PKI does not make:
   ``foreign`` (another CA), ``expired`` (the dev CA, expired yesterday), ``unknown`` (the dev CA,
   a SPIFFE ID in the trust domain that matches no identity pattern), ``stranger`` (the dev CA,
@@ -57,6 +61,7 @@ from kmip_server.devpki import (
     write_certificate,
     write_private_key,
 )
+from kmip_server.storage.postgres_settings import PostgresSettings
 from kmip_server.transport.tls import build_client_context
 from ttlv import Item, ItemType, decode, encode
 from ttlv.kmip14 import (
@@ -91,6 +96,8 @@ __all__ = [
     "key_material",
     "name_value",
     "parse_response",
+    "postgres_core_server",
+    "postgres_env",
     "pykmip_client",
     "pykmip_proxy",
     "register_secret_payload",
@@ -279,6 +286,40 @@ def core_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreProces
     end it must still run and stop cleanly on SIGTERM (exit status 0)."""
     with CoreProcesses() as cores:
         core = cores.start(tmp_path_factory.mktemp("core") / "dev", label="shared-core")
+        yield core
+        assert core.alive(), core.output()
+        code = core.terminate()
+        assert code == 0, core.output()
+
+
+def postgres_env(settings: PostgresSettings) -> dict[str, str]:
+    """``start_core(env=...)`` for a Core that keeps everything in that PostgreSQL schema
+    (migrated already: ``openkcm db migrate``, or ``tests.support.postgres``)."""
+    return {
+        "OPENKCM_STORAGE__KIND": "postgres",
+        "OPENKCM_STORAGE__POSTGRES__DSN": settings.dsn,
+        "OPENKCM_STORAGE__POSTGRES__SCHEMA": settings.schema,
+        "OPENKCM_STORAGE__POSTGRES__MAX_CONNECTIONS": str(settings.max_connections),
+        "OPENKCM_STORAGE__POSTGRES__TIMEOUT": str(settings.timeout),
+    }
+
+
+@pytest.fixture(scope="session")
+def postgres_core_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreProcess]:
+    """``core_server`` on PostgreSQL: one Core whose storage is a fresh schema of the test
+    session's database (skipped when PostgreSQL is not reachable)."""
+    import asyncio  # noqa: PLC0415
+
+    from tests.support.postgres import session  # noqa: PLC0415 (PostgreSQL only for who asks)
+
+    async def new_schema() -> PostgresSettings:
+        return await (await session()).new_schema("core")
+
+    settings = asyncio.run(new_schema())
+    with CoreProcesses() as cores:
+        core = cores.start(
+            tmp_path_factory.mktemp("pg-core") / "dev", label="shared-pg-core", env=postgres_env(settings)
+        )
         yield core
         assert core.alive(), core.output()
         code = core.terminate()

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.postgres.support import close_session
 from tests.support.keystores import KeystoreEnv, keystore_environment
+from tests.support.postgres import close_session
 
 
 @pytest.fixture(scope="session", autouse=True)

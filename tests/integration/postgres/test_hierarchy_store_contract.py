@@ -31,8 +31,8 @@ from kmip_server.storage import (
 )
 from kmip_server.storage.postgres import PostgresHierarchyStore
 from kmip_server.storage.sqlite import SqliteStore
-from tests.integration.postgres.support import place_settings
 from tests.support.keystores import KeystoreEnv
+from tests.support.postgres import place_settings
 from unseal.blob import BlobHeader, Layer, cipher_for, peek, wrap
 from unseal.memory import SecretBuffer
 from unseal.records import SealConfig, SealMode

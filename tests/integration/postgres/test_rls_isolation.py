@@ -25,8 +25,8 @@ from kmip_server.storage import (
 )
 from kmip_server.storage.postgres import PostgresDatabase, PostgresHierarchyStore, PostgresObjectStore
 from rls import TenantScopeError, quote_identifier, set_tenant, tenant_transaction
-from tests.integration.postgres.support import admin_connection, place_settings, session
 from tests.integration.storage.stores import record
+from tests.support.postgres import admin_connection, place_settings, session
 from unseal.blob import BlobHeader, Layer, cipher_for, wrap
 from unseal.records import SealConfig, SealMode
 

@@ -26,7 +26,7 @@ from kmip_server.storage.memory import MemoryObjectStore
 from kmip_server.storage.objects import ObjectRecord, ObjectStore
 from kmip_server.storage.postgres import PostgresObjectStore
 from kmip_server.storage.sqlite_objects import SqliteObjectStore
-from tests.integration.postgres.support import place_settings
+from tests.support.postgres import place_settings
 from ttlv.item import Item, ItemType, ItemValue
 from ttlv.kmip14 import (
     AlternativeNameType,
