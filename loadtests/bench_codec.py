@@ -30,7 +30,9 @@ information, and to show where our time goes, the table also gives:
 
 Method: every function is warmed up and calibrated so that one repeat lasts about
 ``seconds / repeats``; within each repeat the functions of a row run in turn, so load from
-other processes on a shared machine falls on all of them alike; the best repeat is kept. The
+other processes on a shared machine falls on all of them alike; the best repeat is kept. Many
+short repeats (30 of ~0.07 s by default) rather than a few long ones: a burst of load elsewhere
+then spoils a few repeats of each function, not its whole measurement. The
 garbage collector stays on, as in a server. Before any timing, every output is checked
 against PyKMIP's bytes, so a fast but wrong codec cannot score.
 """
@@ -225,7 +227,7 @@ def _calibrate(fn: Fn, per_repeat: float) -> int:
 def rates(fns: Sequence[Fn], seconds: float, repeats: int) -> list[float]:
     """Best-of-``repeats`` calls per second of each of ``fns``, timed in turn in each repeat."""
     clock = time.perf_counter
-    per_repeat = max(seconds / repeats, 0.05)
+    per_repeat = max(seconds / repeats, 0.02)
     counts = [_calibrate(fn, per_repeat) for fn in fns]
     best = [float("inf")] * len(fns)
     for _ in range(repeats):
@@ -292,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="short run (rougher numbers)")
     parser.add_argument("--seconds", type=float, help="seconds per function and row (default 2, quick 0.3)")
-    parser.add_argument("--repeats", type=int, help="repeats, best kept (default 7, quick 3)")
+    parser.add_argument("--repeats", type=int, help="repeats, best kept (default 30, quick 5)")
     parser.add_argument(
         "--min-ratio",
         type=float,
@@ -302,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25, help="functions per profile (default 25)")
     args = parser.parse_args(argv)
     seconds = args.seconds if args.seconds is not None else (0.3 if args.quick else 2.0)
-    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 7)
+    repeats = args.repeats if args.repeats is not None else (5 if args.quick else 30)
 
     print(
         f"python {sys.version.split()[0]}; KMIP {VERSION[0]}.{VERSION[1]} messages; "
