@@ -4,7 +4,8 @@ The PostgreSQL server running on the machine (``OPENKCM_TEST_POSTGRES_DSN``, def
 trust-authenticated superuser ``postgres`` on 127.0.0.1:5432) is used through:
 
 - ``PostgresSession``: per pytest process, one fresh database (``okt_<pid>_<random>``) and
-  two fresh roles (owner, application), all dropped when the process exits. Its description
+  two fresh roles (owner, application), all dropped when the process exits; the default
+  schema (``openkcm``) is migrated at once. Its description
   is exported in ``OPENKCM_TEST_POSTGRES_SESSION`` so that child processes (a store killed by
   SIGKILL, a Core subprocess) use the same database instead of making their own.
 - ``await session.new_schema(label)``: ``rls.runner`` run into a fresh schema of that
@@ -115,6 +116,12 @@ async def _create() -> PostgresSession:
         await admin.execute(f"CREATE DATABASE {quote_identifier(tag)}")
     finally:
         await admin.close()
+    # The default schema, migrated at once: the roles exist from the start of the session.
+    connection = await asyncpg.connect(created.superuser_dsn, timeout=CONNECT_TIMEOUT)
+    try:
+        await migrate(connection, created.roles)
+    finally:
+        await connection.close()
     return created
 
 

@@ -1,0 +1,213 @@
+"""The migration runner and ``openkcm db``: idempotent, recorded, refusing what would weaken RLS."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import secrets
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from kmip_server.cli import main
+from kmip_server.config import StorageKind, parse_config
+from kmip_server.storage.postgres import PostgresDatabase, PostgresObjectStore, SchemaNotCurrent
+from rls import (
+    LATEST_VERSION,
+    MIGRATIONS,
+    Migration,
+    MigrationError,
+    Roles,
+    migrate,
+    quote_identifier,
+    schema_state,
+)
+from tests.integration.storage.stores import record
+from tests.support.postgres import admin_connection, session
+
+
+def fresh_schema() -> str:
+    return f"m_{secrets.token_hex(4)}"
+
+
+def test_migrate_is_idempotent_records_versions_and_the_store_checks_them() -> None:
+    async def scenario() -> None:
+        current = await session()
+        schema = fresh_schema()
+        async with admin_connection() as superuser:
+            assert (await schema_state(superuser, schema=schema, timeout=10)).version == 0
+            with pytest.raises(SchemaNotCurrent, match="openkcm db migrate"):
+                await PostgresObjectStore.open(current.settings(schema))
+            first = await migrate(superuser, current.roles, schema=schema)
+            assert (first.applied, first.version) == (tuple(m.version for m in MIGRATIONS), LATEST_VERSION)
+            again = await migrate(superuser, current.roles, schema=schema)
+            assert (again.applied, again.version) == ((), LATEST_VERSION)
+            recorded = await superuser.fetch(
+                f"SELECT version, name, checksum FROM {quote_identifier(schema)}.schema_migrations ORDER BY 1"
+            )
+            assert [tuple(row) for row in recorded] == [(m.version, m.name, m.checksum) for m in MIGRATIONS]
+            assert (await schema_state(superuser, schema=schema, timeout=10)).current
+        store = await PostgresObjectStore.open(current.settings(schema))
+        try:
+            await store.insert(record("after-migration"))
+            assert await store.get("tenant-a", "after-migration") is not None
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_two_runners_at_once_apply_each_migration_once() -> None:
+    async def scenario() -> None:
+        current = await session()
+        schema = fresh_schema()
+        async with admin_connection() as one, admin_connection() as other:
+            reports = await asyncio.gather(
+                migrate(one, current.roles, schema=schema), migrate(other, current.roles, schema=schema)
+            )
+        assert sorted(report.applied for report in reports) == [(), tuple(m.version for m in MIGRATIONS)]
+
+    asyncio.run(scenario())
+
+
+def test_a_database_that_differs_from_the_code_is_refused() -> None:
+    async def scenario() -> None:
+        current = await session()
+        schema = fresh_schema()
+        table = f"{quote_identifier(schema)}.schema_migrations"
+        async with admin_connection() as superuser:
+            await migrate(superuser, current.roles, schema=schema)
+            await superuser.execute(f"UPDATE {table} SET checksum = 'edited'")
+            with pytest.raises(MigrationError, match="differs"):
+                await migrate(superuser, current.roles, schema=schema)
+            await superuser.execute(f"UPDATE {table} SET checksum = $1", MIGRATIONS[0].checksum)
+            await superuser.execute(
+                f"INSERT INTO {table} (version, name, checksum) VALUES (999, 'future', 'x')"
+            )
+            with pytest.raises(MigrationError, match="does not know"):
+                await migrate(superuser, current.roles, schema=schema)
+            await superuser.execute(f"DELETE FROM {table} WHERE version = 999")
+            with pytest.raises(MigrationError, match="other roles"):
+                await migrate(
+                    superuser, Roles(owner=current.roles.owner, app=f"{current.roles.app}_x"), schema=schema
+                )
+            # A half-applied migration is never left behind: a failing one rolls back whole.
+            broken = (
+                *MIGRATIONS,
+                Migration(LATEST_VERSION + 1, "broken", "CREATE TABLE {schema}.t (x int); SELECT 1/0;"),
+            )
+            with pytest.raises(asyncpg.DivisionByZeroError):
+                await migrate(superuser, current.roles, schema=schema, migrations=broken)
+            assert await superuser.fetchval("SELECT to_regclass($1)", f"{schema}.t") is None
+            assert (await schema_state(superuser, schema=schema, timeout=10)).version == LATEST_VERSION
+
+    asyncio.run(scenario())
+
+
+def test_an_application_role_that_could_bypass_rls_is_refused() -> None:
+    async def scenario() -> None:
+        current = await session()
+        bypass = Roles(owner=current.roles.owner, app=f"{current.roles.app}_bypass")
+        member = Roles(owner=current.roles.owner, app=f"{current.roles.app}_member")
+        async with admin_connection() as superuser:
+            await superuser.execute(f"CREATE ROLE {quote_identifier(bypass.app)} LOGIN BYPASSRLS")
+            await superuser.execute(f"CREATE ROLE {quote_identifier(member.app)} LOGIN")
+            await superuser.execute(
+                f"GRANT {quote_identifier(member.owner)} TO {quote_identifier(member.app)}"
+            )
+            try:
+                with pytest.raises(MigrationError, match="BYPASSRLS"):
+                    await migrate(superuser, bypass, schema=fresh_schema())
+                with pytest.raises(MigrationError, match="member"):
+                    await migrate(superuser, member, schema=fresh_schema())
+            finally:
+                for role in (bypass.app, member.app):
+                    await superuser.execute(f"DROP ROLE {quote_identifier(role)}")
+
+    asyncio.run(scenario())
+
+
+def openkcm(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``openkcm ARGS`` in this process (the command line's own entry point): status, out, err."""
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out.strip(), captured.err.strip()
+
+
+def test_openkcm_db_migrate_and_status(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    current = asyncio.run(session())
+    schema = fresh_schema()
+    roles = ["--owner-role", current.roles.owner, "--app-role", current.roles.app]
+    dsn = current.superuser_dsn
+
+    assert openkcm(capsys, "db", "status", "--dsn", dsn, "--schema", schema)[:2] == (
+        1,
+        f"schema {schema}: version 0 (this openkcm: {LATEST_VERSION})",
+    )
+    monkeypatch.setenv("OPENKCM_DB_ADMIN_DSN", dsn)
+    status, out, err = openkcm(capsys, "db", "migrate", "--schema", schema, *roles)
+    assert status == 0, err
+    assert f"now at version {LATEST_VERSION}" in out
+    status, out, err = openkcm(capsys, "db", "migrate", "--dsn", dsn, "--schema", schema, *roles)
+    assert status == 0, err
+    assert "nothing to do" in out
+    assert openkcm(capsys, "db", "status", "--schema", schema)[0] == 0
+
+    status, _, err = openkcm(capsys, "db", "migrate", "--dsn", dsn, "--schema", "Robert'); DROP TABLE x;--")
+    assert status == 2
+    assert "not a plain identifier" in err
+    status, _, err = openkcm(
+        capsys,
+        "db",
+        "migrate",
+        "--schema",
+        schema,
+        "--owner-role",
+        current.roles.owner,
+        "--app-role",
+        "someone",
+    )
+    assert status == 1
+    assert "migration refused" in err
+    status, _, err = openkcm(
+        capsys, "db", "status", "--dsn", "postgresql://postgres@127.0.0.1:1/x", "--schema", schema
+    )
+    assert status == 1
+    assert "cannot reach the database" in err
+    monkeypatch.delenv("OPENKCM_DB_ADMIN_DSN")
+    assert openkcm(capsys, "db", "migrate", "--schema", schema)[0] == 2  # no database given
+
+
+def test_the_storage_kind_and_its_settings_come_from_the_environment(tmp_path: Path) -> None:
+    secret_dsn = "postgresql://openkcm_app:s3cret-password@db.example/openkcm"
+    config = parse_config(
+        {"storage": {"kind": "postgres"}},
+        base_dir=tmp_path,
+        environ={
+            "OPENKCM_STORAGE__POSTGRES__DSN": secret_dsn,
+            "OPENKCM_STORAGE__POSTGRES__MAX_CONNECTIONS": "3",
+            "OPENKCM_STORAGE__POSTGRES__SCHEMA": "tenant_keys",
+        },
+    )
+    storage = config.storage
+    assert storage.kind is StorageKind.POSTGRES
+    assert (storage.postgres.dsn, storage.postgres.max_connections, storage.postgres.schema) == (
+        secret_dsn,
+        3,
+        "tenant_keys",
+    )
+    assert "s3cret" not in repr(config)
+    assert dataclasses.replace(storage.postgres, dsn="").dsn == ""
+
+
+def test_a_core_started_on_an_unmigrated_schema_says_what_to_do() -> None:
+    async def scenario() -> None:
+        current = await session()
+        with pytest.raises(SchemaNotCurrent) as raised:
+            await PostgresDatabase.open(current.settings(fresh_schema()))
+        assert "run `openkcm db migrate`" in str(raised.value)
+
+    asyncio.run(scenario())
