@@ -41,10 +41,9 @@ __all__ = [
     "with_name_suffix",
 ]
 
-DEFAULT_CASES_DIR: Final = (
-    Path(__file__).resolve().parent.parent.parent / "shared" / "kmip-1.4" / "test-cases"
-)
-"""``../shared/kmip-1.4/test-cases`` beside the repository (mandatory/ and optional/)."""
+DEFAULT_CASES_DIR: Final = Path(__file__).resolve().parent.parent / "vectors" / "kmip-1.4" / "test-cases"
+"""The repository's copy of the OASIS test cases (mandatory/ and optional/; provenance in
+``vectors/kmip-1.4/PROVENANCE.md``), so a fresh clone replays them with nothing beside it."""
 
 FAMILIES: Final = (
     "SKLC",
