@@ -23,8 +23,6 @@ from ttlv.kmip14 import Tag
 
 CASE_FILES = discover(DEFAULT_CASES_DIR)
 
-pytestmark = pytest.mark.skipif(not CASE_FILES, reason=f"no test cases under {DEFAULT_CASES_DIR}")
-
 
 @pytest.mark.parametrize(
     ("name", "family"),
