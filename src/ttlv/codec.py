@@ -15,6 +15,9 @@ Invariants:
 - Decoded Items of the fixed-size types that repeat (Enumeration, Integer, Interval, Boolean)
   may be one shared object across messages: a bounded memo keyed by the item's 16 bytes. Items
   are immutable, so sharing is invisible; nothing that may hold key material is kept.
+- A layer that writes messages itself (the model's writer) does so with this module's pieces:
+  ``encode_into``, ``item_writer``, ``structure_header``; they check and fail as ``encode``
+  does, so the wire rules stay here.
 - Tags must have 0x42 (KMIP) or 0x54 (extension) as their first byte (section 9.1.1.1);
   0x420000 is refused because Table 288 lists it as unused. Tags 0x420125-0x42FFFF are
   reserved for later KMIP versions and pass here; the message layer decides what it knows.
