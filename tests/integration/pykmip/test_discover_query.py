@@ -8,6 +8,7 @@ from kmip.core import enums
 from kmip.core.messages.contents import ProtocolVersion
 from kmip.services.kmip_client import KMIPProxy
 
+from kmip_server.operations import REGISTRY
 from tests.integration.pykmip.helpers import succeeded
 from tests.support.server import RawConnection, batch_item, parse_response, request_message
 from ttlv import Item, ItemType, decode
@@ -17,12 +18,13 @@ pytestmark = pytest.mark.integration
 
 SUPPORTED = [(1, 4), (1, 3), (1, 2), (1, 1), (1, 0)]
 
-OPERATIONS = {
+# Every operation the Core registers, as PyKMIP names it: Query must list exactly these.
+OPERATIONS = {enums.Operation(int(operation)) for operation in REGISTRY}
+# What the claimed profiles (Baseline, Symmetric Key Lifecycle, Opaque Managed Object Store) need.
+BASELINE = {
     enums.Operation.CREATE,
     enums.Operation.REGISTER,
-    enums.Operation.REKEY,
     enums.Operation.LOCATE,
-    enums.Operation.CHECK,
     enums.Operation.GET,
     enums.Operation.GET_ATTRIBUTES,
     enums.Operation.GET_ATTRIBUTE_LIST,
@@ -34,7 +36,6 @@ OPERATIONS = {
     enums.Operation.DESTROY,
     enums.Operation.QUERY,
     enums.Operation.DISCOVER_VERSIONS,
-    enums.Operation.OBTAIN_LEASE,
 }
 
 OBJECT_TYPES = {
@@ -77,6 +78,7 @@ def test_query(proxy: KMIPProxy) -> None:
     )
     succeeded(result)
     assert set(result.operations) == OPERATIONS
+    assert BASELINE <= OPERATIONS
     assert len(result.operations) == len(OPERATIONS)
     assert set(result.object_types) == OBJECT_TYPES
     assert result.vendor_identification == "OpenKCM"
