@@ -76,6 +76,7 @@ except ImportError:  # pragma: no cover - depends on the installed cryptography
     decrepit = decrepit_modes = None
 
 __all__ = [
+    "AUTHENTICATED_MODES",
     "CIPHERS",
     "DECRYPTION_FAILED",
     "DEFAULT_GCM_TAG_LENGTH",
@@ -201,6 +202,9 @@ def _mode_table() -> dict[BlockCipherMode, ModeRule]:
 
 MODES: dict[BlockCipherMode, ModeRule] = _mode_table()
 """Block Cipher Mode -> its rule. Modes absent (CCM, XTS, key wrap modes...) are Feature Not Supported."""
+
+AUTHENTICATED_MODES = frozenset(mode for mode, rule in MODES.items() if rule.aead)
+"""Modes whose output includes an Authenticated Encryption Tag."""
 
 Padder = Callable[[int], padding.PaddingContext]
 Unpadder = Callable[[int], padding.PaddingContext]

@@ -11,6 +11,7 @@
   key again (a key revoked mid-stream stops the stream) and allocates its own Usage Limits.
   Streams are ``ctx.crypto.streams``: owned by the caller, bounded, expiring. RSA is single-part.
 - Random IV: a generated IV is returned in the first (or only) response.
+- GCM needs KMIP 1.4 (``AUTHENTICATED_ENCRYPTION_SINCE``): before it no field carries the tag.
 - Data is at most ``CryptoSettings.max_data_length`` bytes per request (Invalid Field beyond).
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 from kmip_server.crypto import asymmetric
 from kmip_server.crypto.streams import OpenStream, Part, owner_of, part_of
 from kmip_server.crypto.symmetric import (
+    AUTHENTICATED_MODES,
     EncryptionStream,
     cipher_algorithm,
     start_encryption,
@@ -37,7 +39,12 @@ from kmip_server.model import EncryptRequestPayload, EncryptResponsePayload
 from kmip_server.operations.context import HandlerSpec, OperationContext, required_identifier
 from ttlv.kmip14 import ObjectType, Operation
 
-__all__ = ["SPEC", "checked_data", "handle"]
+__all__ = ["AUTHENTICATED_ENCRYPTION_SINCE", "SPEC", "checked_data", "handle"]
+
+AUTHENTICATED_ENCRYPTION_SINCE = (1, 4)
+"""The Authenticated Encryption Tag and Additional Data fields exist from KMIP 1.4 (2.1.22,
+2.1.23): an earlier response could not carry the tag, so GCM is refused rather than answered
+with a ciphertext nobody can verify."""
 
 
 def checked_data(ctx: OperationContext, data: bytes | None, part: Part) -> bytes:
@@ -80,6 +87,13 @@ async def _start(
     if object_type is not ObjectType.SYMMETRIC_KEY:
         raise PermissionDenied("the object cannot be used for encryption: it is not a key")
     algorithm = cipher_algorithm(use.key_algorithm, use.parameters, payload.cryptographic_parameters)
+    if (
+        ctx.version < AUTHENTICATED_ENCRYPTION_SINCE
+        and use.parameters.block_cipher_mode in AUTHENTICATED_MODES
+    ):
+        raise FeatureNotSupported(
+            "authenticated encryption needs KMIP 1.4: earlier versions cannot carry its tag"
+        )
     stream, generated_iv = start_encryption(
         algorithm,
         symmetric_key_material(use.managed_object),

@@ -366,3 +366,17 @@ def test_a_key_revoked_mid_stream_stops_the_encryption(tmp_path: Path) -> None:
         )
 
     run_core(tmp_path, scenario)
+
+
+def test_gcm_needs_kmip_1_4(tmp_path: Path) -> None:
+    """Before 1.4 no response field carries the tag: GCM is refused, CBC still served."""
+
+    async def scenario(core: Core) -> None:
+        uid = await register_key(core, KEY)
+        item = encrypt_item(uid, b"data", cryptographic_parameters=GCM, iv_counter_nonce=bytes(12))
+        answer = (await core.send(item, version=(1, 2))).batch_items[0]
+        assert answer.result_reason is R.FEATURE_NOT_SUPPORTED
+        cbc = encrypt_item(uid, b"data", cryptographic_parameters=CBC, iv_counter_nonce=bytes(16))
+        assert (await core.send(cbc, version=(1, 2))).batch_items[0].result_status is ResultStatus.SUCCESS
+
+    run_core(tmp_path, scenario)
