@@ -15,7 +15,9 @@ Invariants:
 - Attributes are stored as one TTLV byte string: the record's Attribute structures as the
   children of a Template-Attribute, encoded and decoded by the message model's own codec
   (KMIP 1.4 encoding, so no field is dropped). Encoding happens before the write is queued
-  (a bad attribute fails its own call only); decoding on the reader thread.
+  (a bad attribute fails its own call only).
+- ``get`` is a point read (``SqliteDatabase.point_read``: on the event loop unless that would
+  wait); ``find`` reads on a reader thread.
 - ``replace`` is one ``UPDATE ... WHERE revision = ?``: the compare-and-set and the write are
   the same statement, so it holds across processes sharing the file too.
 """
@@ -87,6 +89,7 @@ _COLUMNS = (
 )
 
 _SELECT = f"SELECT {_COLUMNS} FROM objects AS o WHERE "  # noqa: S608 - constant column list
+_GET = _SELECT + "o.unique_identifier = ? AND o.tenant_id = ?"  # one row, by the unique index
 
 # find(): the statement is assembled from these fixed fragments only; every value is bound.
 # With names, the first name's index entries drive the query (CROSS JOIN fixes the loop order
@@ -269,12 +272,11 @@ class SqliteObjectStore(ObjectStore):
         limits = self._limits
 
         def job(connection: sqlite3.Connection) -> ObjectRecord | None:
-            row = connection.execute(
-                _SELECT + "o.unique_identifier = ? AND o.tenant_id = ?", (unique_identifier, tenant_id)
-            ).fetchone()
-            return None if row is None else _record(row, limits)
+            # fetchall: the statement runs to its end, so no read transaction stays open.
+            rows = connection.execute(_GET, (unique_identifier, tenant_id)).fetchall()
+            return _record(rows[0], limits) if rows else None
 
-        return await self._database.read(job)
+        return await self._database.point_read(job)
 
     async def replace(self, record: ObjectRecord, *, expected_revision: int) -> ObjectRecord:
         self._check_open()
