@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python -m loadtests.bench_engine                     # both stores
     .venv/bin/python -m loadtests.bench_engine --store sqlite --count 20000 --in-flight 1,8
     .venv/bin/python -m loadtests.bench_engine --store sqlite --profile get
+    .venv/bin/python -m loadtests.bench_engine --blocking 100000   # how long point reads hold the loop
 
 Each request is the server benchmark's own bytes (``loadtests.loadgen``: KMIP 1.2 Get of one
 AES-256 key, Create of a new one) through ``RequestEngine.handle``, bytes in and bytes out,
@@ -30,8 +31,10 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import io
 import pstats
+import random
 import sys
 import tempfile
 import time
@@ -58,8 +61,9 @@ from kmip_server.objects import ObjectService
 from kmip_server.storage.memory import MemoryObjectStore
 from kmip_server.storage.objects import ObjectStore
 from kmip_server.storage.sqlite import SqliteStore
-from kmip_server.storage.sqlite_database import SqliteDatabase
+from kmip_server.storage.sqlite_database import DEFAULT_ATTRIBUTE_CACHE, SqliteDatabase, SqliteSettings
 from kmip_server.storage.sqlite_objects import SqliteObjectStore
+from loadtests.bench_object_store import make_record
 from loadtests.loadgen import create_aes256_request, fast_result, get_request
 from tests.support.keystores import KeystoreEnv, keystore_environment
 from ttlv.kmip14 import Operation, ResultStatus
@@ -100,8 +104,10 @@ HEADING = f"{'':<30} {'wall us':>9} {'loop us':>9} {'cpu us':>9} {'req/s':>10}  
 
 
 @contextlib.asynccontextmanager
-async def _engine(env: KeystoreEnv, directory: Path, store_kind: str) -> AsyncIterator[RequestEngine]:
-    database = await SqliteDatabase.open(directory / f"{store_kind}.db")
+async def _engine(
+    env: KeystoreEnv, directory: Path, store_kind: str, settings: SqliteSettings
+) -> AsyncIterator[RequestEngine]:
+    database = await SqliteDatabase.open(directory / f"{store_kind}.db", settings)
     hierarchy_store = await SqliteStore.attach(database)
     store: ObjectStore = (
         await SqliteObjectStore.attach(database) if store_kind == "sqlite" else MemoryObjectStore()
@@ -191,7 +197,8 @@ def _codec_once(get: bytes, payload: GetResponsePayload) -> None:
 async def _bench(
     env: KeystoreEnv, directory: Path, store_kind: str, args: argparse.Namespace, baseline: list[float]
 ) -> None:
-    async with _engine(env, directory, store_kind) as engine:
+    settings = SqliteSettings(inline_reads=args.inline_reads, attribute_cache=args.attribute_cache)
+    async with _engine(env, directory, store_kind, settings) as engine:
         create = create_aes256_request()
         created = await engine.handle(create, PEER)
         assert created is not None
@@ -223,6 +230,66 @@ async def _bench(
                     print(text.getvalue())
 
 
+BLOCKING_TENANTS = 10
+BLOCKING_WRITERS = 8  # coroutines inserting while the point reads are timed
+BLOCKING_FILL = 64  # inserts in flight while the database is filled
+
+
+async def _blocking(directory: Path, objects: int, reads: int, settings: SqliteSettings) -> None:
+    """How long a point read holds the event loop (inline) or takes (on a reader thread), on a
+    database of ``objects`` records, while ``BLOCKING_WRITERS`` coroutines insert (group commits,
+    automatic WAL checkpoints): percentiles of ``SqliteObjectStore.get`` of random records."""
+    path = directory / f"blocking-{int(settings.inline_reads)}.db"
+    database = await SqliteDatabase.open(path, settings)
+    store = await SqliteObjectStore.attach(database)
+    numbers = iter(range(objects))
+
+    async def fill() -> None:
+        for number in numbers:
+            await store.insert(make_record(number, BLOCKING_TENANTS))
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(BLOCKING_FILL):
+            group.create_task(fill())
+    # The fill leaves garbage whose collection (hundreds of ms for a full one) would land on
+    # whichever read allocates next: collect it now, so the percentiles are the reads' own.
+    gc.collect()
+    writing = True
+    more = iter(range(objects, objects * 10))
+
+    async def write() -> None:
+        for number in more:
+            if not writing:
+                return
+            await store.insert(make_record(number, BLOCKING_TENANTS))
+
+    chooser = random.Random(1)
+    walls: list[float] = []
+    cpus: list[float] = []
+    async with asyncio.TaskGroup() as group:
+        for _ in range(BLOCKING_WRITERS):
+            group.create_task(write())
+        for _ in range(reads):
+            wanted = make_record(chooser.randrange(objects), BLOCKING_TENANTS)
+            wall, cpu = time.perf_counter(), time.thread_time()
+            found = await store.get(wanted.tenant_id, wanted.unique_identifier)
+            cpus.append(time.thread_time() - cpu)
+            walls.append(time.perf_counter() - wall)
+            assert found is not None
+            await asyncio.sleep(0)  # let the writers queue more
+        writing = False
+    mode = "inline" if settings.inline_reads else "reader thread"
+    print(f"point reads ({mode}), {len(walls)} of {objects} objects, {BLOCKING_WRITERS} writers inserting:")
+    for label, values in (("wall", walls), ("loop CPU", cpus)):
+        us = sorted(value * 1e6 for value in values)
+        print(
+            f"  {label:<9} p50 {us[len(us) // 2]:7.0f} us  p99 {us[int(len(us) * 0.99)]:7.0f} us"
+            f"  p99.9 {us[int(len(us) * 0.999)]:7.0f} us  max {us[-1]:7.0f} us"
+        )
+    await store.close()
+    await database.close()
+
+
 def _names(value: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
     names = tuple(name for name in value.split(",") if name)
     unknown = set(names) - set(allowed)
@@ -241,10 +308,29 @@ def main() -> None:
     parser.add_argument(
         "--in-flight", type=lambda v: tuple(int(n) for n in v.split(",")), default=(1, 8), dest="in_flight"
     )
+    parser.add_argument(
+        "--no-inline-reads", action="store_false", dest="inline_reads", help="point reads on reader threads"
+    )
+    parser.add_argument(
+        "--attribute-cache", type=int, default=DEFAULT_ATTRIBUTE_CACHE, help="0: decode every read"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each cell; the least CPU is shown")
     parser.add_argument("--profile", type=lambda v: _names(v, OPERATIONS), default=(), help="cProfile these")
+    parser.add_argument(
+        "--blocking",
+        type=int,
+        metavar="OBJECTS",
+        help="instead: time point reads of a database of OBJECTS records while writers insert",
+    )
+    parser.add_argument("--reads", type=int, default=20000, help="point reads timed by --blocking")
     args = parser.parse_args()
     prepare_codecs()
+    if args.blocking:
+        with tempfile.TemporaryDirectory() as directory:
+            for inline in (True, False):
+                settings = SqliteSettings(inline_reads=inline, attribute_cache=args.attribute_cache)
+                uvloop.run(_blocking(Path(directory), args.blocking, args.reads, settings))
+        return
     print(HEADING)
     baseline: list[float] = []
     with tempfile.TemporaryDirectory() as directory, keystore_environment("software") as env:

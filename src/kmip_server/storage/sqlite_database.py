@@ -51,6 +51,7 @@ from kmip_server.storage.errors import StorageClosed, StorageError, StorageTimeo
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "DEFAULT_ATTRIBUTE_CACHE",
     "DEFAULT_INLINE_READS",
     "DEFAULT_READERS",
     "DEFAULT_TIMEOUT",
@@ -68,6 +69,7 @@ DEFAULT_READERS = 2  # reader connections, each on its own thread
 BUSY_TIMEOUT_MS = 5000  # waiting for another process that holds the write lock
 DEFAULT_MAX_GROUP = 512  # writes committed together by one COMMIT when they queue up
 DEFAULT_INLINE_READS = True  # point reads on the calling thread (module docstring)
+DEFAULT_ATTRIBUTE_CACHE = 2048  # decoded attribute sets the object store keeps (about 2 KB each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +79,18 @@ class SqliteSettings:
     busy_timeout_ms: int = BUSY_TIMEOUT_MS
     max_group: int = DEFAULT_MAX_GROUP
     inline_reads: bool = DEFAULT_INLINE_READS
+    attribute_cache: int = DEFAULT_ATTRIBUTE_CACHE
+    """How many decoded attribute sets the object store in this database keeps, by their stored
+    bytes (``storage.sqlite_objects``); 0 decodes every read afresh."""
 
     def __post_init__(self) -> None:
-        if self.timeout <= 0 or self.readers < 1 or self.busy_timeout_ms < 0 or self.max_group < 1:
+        if (
+            self.timeout <= 0
+            or self.readers < 1
+            or self.busy_timeout_ms < 0
+            or self.max_group < 1
+            or self.attribute_cache < 0
+        ):
             raise ValueError("SQLite settings out of range")
 
 

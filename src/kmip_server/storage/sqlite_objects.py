@@ -16,6 +16,11 @@ Invariants:
   children of a Template-Attribute, encoded and decoded by the message model's own codec
   (KMIP 1.4 encoding, so no field is dropped). Encoding happens before the write is queued
   (a bad attribute fails its own call only).
+- Decoded attributes are remembered by their stored bytes (``SqliteSettings.attribute_cache``
+  sets, least recently used dropped first, none above ``ATTRIBUTE_CACHE_MAX_BYTES``): equal
+  bytes decode to equal immutable values, so an entry can never be stale. Every read still
+  reads the row, so state, material and revision are always the stored ones, whichever
+  process or Core wrote them; only the decoding of bytes already seen is saved.
 - ``get`` is a point read (``SqliteDatabase.point_read``: on the event loop unless that would
   wait); ``find`` reads on a reader thread.
 - ``replace`` is one ``UPDATE ... WHERE revision = ?``: the compare-and-set and the write are
@@ -27,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +52,13 @@ from kmip_server.storage.sqlite_database import SqliteDatabase, SqliteSettings
 from ttlv.item import Item, ItemType
 from ttlv.kmip14 import ObjectType, State, Tag
 
-__all__ = ["DEFAULT_ATTRIBUTE_LIMITS", "SCHEMA_COMPONENT", "SCHEMA_VERSION", "SqliteObjectStore"]
+__all__ = [
+    "ATTRIBUTE_CACHE_MAX_BYTES",
+    "DEFAULT_ATTRIBUTE_LIMITS",
+    "SCHEMA_COMPONENT",
+    "SCHEMA_VERSION",
+    "SqliteObjectStore",
+]
 
 SCHEMA_COMPONENT = "objects"
 SCHEMA_VERSION = 1
@@ -61,6 +73,10 @@ DEFAULT_ATTRIBUTE_LIMITS = ttlv.Limits(
 stored that could not be read back."""
 
 _STORAGE_VERSION = (1, 4)  # attributes are encoded with every field KMIP 1.4 knows
+
+ATTRIBUTE_CACHE_MAX_BYTES = 2048
+"""Attributes encoded larger than this are decoded at every read, never remembered: the cache
+holds at most ``SqliteSettings.attribute_cache`` times a few times this much."""
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS objects (
@@ -168,7 +184,39 @@ def _decode_attributes(blob: bytes, limits: ttlv.Limits) -> tuple[Attribute, ...
     return structure.attributes
 
 
-def _record(row: Sequence[Any], limits: ttlv.Limits) -> ObjectRecord:
+class _AttributeCache:
+    """Decoded attribute sets by their stored bytes, least recently used dropped first. Used
+    from the event loop and the reader threads alike, hence the lock."""
+
+    __slots__ = ("_capacity", "_entries", "_limits", "_lock")
+
+    def __init__(self, capacity: int, limits: ttlv.Limits) -> None:
+        self._capacity = capacity
+        self._limits = limits
+        self._entries: dict[bytes, tuple[Attribute, ...]] = {}  # oldest use first
+        self._lock = threading.Lock()
+
+    def decode(self, blob: bytes, *, remember: bool) -> tuple[Attribute, ...]:
+        """The attributes of ``blob``; ``remember`` keeps them (point reads do; a Locate's
+        many rows only look up, so that one large result does not flush what ``get`` uses)."""
+        if not self._capacity or len(blob) > ATTRIBUTE_CACHE_MAX_BYTES:
+            return _decode_attributes(blob, self._limits)
+        entries = self._entries
+        with self._lock:
+            found = entries.pop(blob, None)
+            if found is not None:
+                entries[blob] = found
+                return found
+        decoded = _decode_attributes(blob, self._limits)
+        if remember:
+            with self._lock:
+                entries[blob] = decoded
+                if len(entries) > self._capacity:
+                    del entries[next(iter(entries))]
+        return decoded
+
+
+def _record(row: Sequence[Any], attributes: _AttributeCache, *, remember: bool) -> ObjectRecord:
     try:
         object_type, state = ObjectType(row[3]), State(row[4])
     except ValueError as exc:
@@ -179,7 +227,7 @@ def _record(row: Sequence[Any], limits: ttlv.Limits) -> ObjectRecord:
         service=row[2],
         object_type=object_type,
         state=state,
-        attributes=_decode_attributes(row[5], limits),
+        attributes=attributes.decode(row[5], remember=remember),
         material=row[6],
         revision=row[7],
     )
@@ -205,6 +253,7 @@ class SqliteObjectStore(ObjectStore):
         self._database = database
         self._owns_database = owns_database
         self._limits = attribute_limits
+        self._attributes = _AttributeCache(database.settings.attribute_cache, attribute_limits)
         self._closed = False
 
     @classmethod
@@ -269,12 +318,12 @@ class SqliteObjectStore(ObjectStore):
 
     async def get(self, tenant_id: str, unique_identifier: str) -> ObjectRecord | None:
         self._check_open()
-        limits = self._limits
+        attributes = self._attributes
 
         def job(connection: sqlite3.Connection) -> ObjectRecord | None:
             # fetchall: the statement runs to its end, so no read transaction stays open.
             rows = connection.execute(_GET, (unique_identifier, tenant_id)).fetchall()
-            return _record(rows[0], limits) if rows else None
+            return _record(rows[0], attributes, remember=True) if rows else None
 
         return await self._database.point_read(job)
 
@@ -350,10 +399,12 @@ class SqliteObjectStore(ObjectStore):
             parameters += (tenant_id, name)
         parts.append(_ORDER_BY_NAME if names else _ORDER_BY_OBJECT)
         statement = "".join(parts)
-        limits = self._limits
+        attributes = self._attributes
 
         def job(connection: sqlite3.Connection) -> list[ObjectRecord]:
-            return [_record(row, limits) for row in connection.execute(statement, parameters)]
+            return [
+                _record(row, attributes, remember=False) for row in connection.execute(statement, parameters)
+            ]
 
         return await self._database.read(job)
 
