@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kmip_server.crypto.gateway import GatewayAccess
 from kmip_server.crypto.rng import RngSettings
 from kmip_server.crypto.streams import StreamSettings, StreamTable
 
@@ -22,10 +23,12 @@ class CryptoSettings:
 
 
 class CryptoServices:
-    """One per Core process."""
+    """One per Core process. ``gateway``: the Gateway's path to the tenants' L3 keys
+    (``crypto.gateway``); None (the default) refuses every gateway."""
 
-    __slots__ = ("settings", "streams")
+    __slots__ = ("gateway", "settings", "streams")
 
-    def __init__(self, settings: CryptoSettings | None = None) -> None:
+    def __init__(self, settings: CryptoSettings | None = None, gateway: GatewayAccess | None = None) -> None:
         self.settings = settings or CryptoSettings()
         self.streams = StreamTable(self.settings.streams)
+        self.gateway = gateway

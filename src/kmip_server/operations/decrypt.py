@@ -10,6 +10,8 @@
   first part (4.30) and verifies the tag when the final part arrives; the plaintext of earlier
   parts is returned before that verification, as the streaming form implies, so a client that
   needs authenticated plaintext decrypts in one request. RSA is single-part.
+- Gateways decrypt only with a tenant's L3, unwrapping what their Encrypt wrapped
+  (``operations.encrypt``, ``crypto.gateway``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from kmip_server.errors import FeatureNotSupported, GeneralFailure, PermissionDe
 from kmip_server.identity import Role
 from kmip_server.model import DecryptRequestPayload, DecryptResponsePayload
 from kmip_server.operations.context import HandlerSpec, OperationContext, required_identifier
-from kmip_server.operations.encrypt import checked_data
+from kmip_server.operations.encrypt import checked_data, gateway_access, refuse_gateway_fields
 from ttlv.kmip14 import ObjectType, Operation
 
 __all__ = ["SPEC", "handle"]
@@ -35,6 +37,8 @@ __all__ = ["SPEC", "handle"]
 
 async def handle(ctx: OperationContext, payload: DecryptRequestPayload) -> DecryptResponsePayload:
     unique_identifier = required_identifier(payload.unique_identifier)
+    if ctx.identity.role is Role.GATEWAY:
+        return await _gateway_unwrap(ctx, payload, unique_identifier)
     part = part_of(payload.init_indicator, payload.final_indicator, payload.correlation_value)
     data = checked_data(ctx, payload.data, part)
     if part is Part.SINGLE or part is Part.FIRST:
@@ -106,10 +110,22 @@ async def _continue(
     )
 
 
+async def _gateway_unwrap(
+    ctx: OperationContext, payload: DecryptRequestPayload, unique_identifier: str
+) -> DecryptResponsePayload:
+    access, reference = gateway_access(ctx, unique_identifier)
+    refuse_gateway_fields(payload)
+    blob = checked_data(ctx, payload.data, Part.SINGLE)
+    material = await access.unwrap(
+        ctx.identity, reference, payload.authenticated_encryption_additional_data, blob
+    )
+    return DecryptResponsePayload(unique_identifier=unique_identifier, data=material)
+
+
 SPEC = HandlerSpec(
     operation=Operation.DECRYPT,
     handler=handle,
-    roles=frozenset({Role.TENANT_CLIENT}),
+    roles=frozenset({Role.TENANT_CLIENT, Role.GATEWAY}),
     mutates=False,
     uses_id_placeholder=True,
 )

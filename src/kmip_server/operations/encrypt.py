@@ -13,11 +13,14 @@
 - Random IV: a generated IV is returned in the first (or only) response.
 - GCM needs KMIP 1.4 (``AUTHENTICATED_ENCRYPTION_SINCE``): before it no field carries the tag.
 - Data is at most ``CryptoSettings.max_data_length`` bytes per request (Invalid Field beyond).
+- Gateways (``Role.GATEWAY``) encrypt only with a tenant's L3, named ``l3:<tenant>:<service>``,
+  single-part, to wrap the L4 keys of their vault (``crypto.gateway``).
 """
 
 from __future__ import annotations
 
 from kmip_server.crypto import asymmetric
+from kmip_server.crypto.gateway import GatewayAccess, L3Reference, parse_l3_identifier
 from kmip_server.crypto.streams import OpenStream, Part, owner_of, part_of
 from kmip_server.crypto.symmetric import (
     AUTHENTICATED_MODES,
@@ -35,11 +38,18 @@ from kmip_server.errors import (
     PermissionDenied,
 )
 from kmip_server.identity import Role
-from kmip_server.model import EncryptRequestPayload, EncryptResponsePayload
+from kmip_server.model import DecryptRequestPayload, EncryptRequestPayload, EncryptResponsePayload
 from kmip_server.operations.context import HandlerSpec, OperationContext, required_identifier
 from ttlv.kmip14 import ObjectType, Operation
 
-__all__ = ["AUTHENTICATED_ENCRYPTION_SINCE", "SPEC", "checked_data", "handle"]
+__all__ = [
+    "AUTHENTICATED_ENCRYPTION_SINCE",
+    "SPEC",
+    "checked_data",
+    "gateway_access",
+    "handle",
+    "refuse_gateway_fields",
+]
 
 AUTHENTICATED_ENCRYPTION_SINCE = (1, 4)
 """The Authenticated Encryption Tag and Additional Data fields exist from KMIP 1.4 (2.1.22,
@@ -61,6 +71,8 @@ def checked_data(ctx: OperationContext, data: bytes | None, part: Part) -> bytes
 
 async def handle(ctx: OperationContext, payload: EncryptRequestPayload) -> EncryptResponsePayload:
     unique_identifier = required_identifier(payload.unique_identifier)
+    if ctx.identity.role is Role.GATEWAY:
+        return await _gateway_wrap(ctx, payload, unique_identifier)
     part = part_of(payload.init_indicator, payload.final_indicator, payload.correlation_value)
     data = checked_data(ctx, payload.data, part)
     if part is Part.SINGLE or part is Part.FIRST:
@@ -152,10 +164,44 @@ async def _continue(
     )
 
 
+def gateway_access(ctx: OperationContext, unique_identifier: str) -> tuple[GatewayAccess, L3Reference]:
+    """The L3 a gateway's request names (``crypto.gateway``); Permission Denied for anything else
+    (a gateway has no managed objects of its own)."""
+    reference = parse_l3_identifier(unique_identifier)
+    access = ctx.crypto.gateway
+    if reference is None or access is None:
+        raise PermissionDenied("a gateway may only use a tenant's L3 (l3:<tenant>:<service>)")
+    return access, reference
+
+
+def refuse_gateway_fields(payload: EncryptRequestPayload | DecryptRequestPayload) -> None:
+    """The blob format fixes the cipher: fields that would choose one are refused."""
+    chosen = (
+        payload.cryptographic_parameters,
+        payload.iv_counter_nonce,
+        payload.correlation_value,
+        payload.init_indicator,
+        payload.final_indicator,
+        getattr(payload, "authenticated_encryption_tag", None),
+    )
+    if any(value is not None for value in chosen):
+        raise InvalidField("the L3 wrap takes Data and the object's name (Additional Data) only")
+
+
+async def _gateway_wrap(
+    ctx: OperationContext, payload: EncryptRequestPayload, unique_identifier: str
+) -> EncryptResponsePayload:
+    access, reference = gateway_access(ctx, unique_identifier)
+    refuse_gateway_fields(payload)
+    data = checked_data(ctx, payload.data, Part.SINGLE)
+    blob = await access.wrap(ctx.identity, reference, payload.authenticated_encryption_additional_data, data)
+    return EncryptResponsePayload(unique_identifier=unique_identifier, data=blob)
+
+
 SPEC = HandlerSpec(
     operation=Operation.ENCRYPT,
     handler=handle,
-    roles=frozenset({Role.TENANT_CLIENT}),
+    roles=frozenset({Role.TENANT_CLIENT, Role.GATEWAY}),
     mutates=True,  # Usage Limits allocation
     uses_id_placeholder=True,
 )
