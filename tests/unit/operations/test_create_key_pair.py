@@ -370,3 +370,19 @@ def test_a_registered_public_key_converts_too(tmp_path: Path) -> None:
         )
 
     run_core(tmp_path, scenario)
+
+
+@pytest.mark.parametrize("bits", [3072, 4096])
+def test_larger_rsa_moduli(tmp_path: Path, bits: int) -> None:
+    async def scenario(core: Core) -> None:
+        private_uid, public_uid = await create_pair(core, _A.RSA, bits)
+        private_key = await local_private_key(core, private_uid)
+        assert isinstance(private_key, rsa.RSAPrivateKey)
+        assert private_key.key_size == bits
+        assert (
+            private_key.public_key().public_numbers()
+            == (await local_public_key(core, public_uid)).public_numbers()
+        )
+        assert (await values(core, public_uid))["Cryptographic Length"] == [bits]
+
+    run_core(tmp_path, scenario)
