@@ -107,9 +107,11 @@ CLAIMED_PROFILES: tuple[ProfileName, ...] = (
     ProfileName.BASELINE_SERVER_TLS_V1_2_KMIP_V1_4,
     ProfileName.SYMMETRIC_KEY_LIFECYCLE_SERVER_KMIP_V1_4,
     ProfileName.OPAQUE_MANAGED_OBJECT_STORE_SERVER_KMIP_V1_4,
+    ProfileName.BASIC_CRYPTOGRAPHIC_SERVER_KMIP_V1_4,  # CS-BC: Encrypt/Decrypt
+    ProfileName.RNG_CRYPTOGRAPHIC_SERVER_KMIP_V1_4,  # CS-RNG: RNG Retrieve/Seed
+    ProfileName.SYMMETRIC_KEY_FOUNDRY_SERVER_KMIP_V1_4,  # SKFF
 )
-"""Profiles Query Profiles reports (KMIP Profiles 1.4). Basic Cryptographic Server joins when
-Encrypt/Decrypt land."""
+"""Profiles Query Profiles reports (KMIP Profiles 1.4), each passing its OASIS test cases."""
 
 SUPPORTED_OBJECT_TYPES: tuple[ObjectType, ...] = (
     ObjectType.CERTIFICATE,
@@ -216,7 +218,7 @@ class RequestEngine:
             versions=SUPPORTED_VERSIONS,
             profiles=tuple(ProfileInformation(profile_name=name) for name in CLAIMED_PROFILES),
             capabilities=CapabilityInformation(
-                streaming_capability=False,
+                streaming_capability=True,  # Init/Continue/Final with Correlation Values
                 asynchronous_capability=False,
                 attestation_capability=False,
                 batch_undo_capability=True,
