@@ -59,9 +59,9 @@ from kmip_server.storage.objects import (
 )
 from kmip_server.storage.postgres_settings import DEFAULT_TIMEOUT, PostgresSettings
 from kmip_server.storage.sqlite_objects import DEFAULT_ATTRIBUTE_LIMITS
-from rls.runner import schema_state
 from rls.migrations import LATEST_VERSION
 from rls.roles import quote_identifier
+from rls.runner import schema_state
 from rls.tenant import set_tenant
 from ttlv.item import Item, ItemType
 from ttlv.kmip14 import ObjectType, State, Tag
@@ -122,6 +122,7 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CannotConnectNowError,  # 57P03: the server is starting
     asyncpg.exceptions.TooManyConnectionsError,  # 53300
     asyncpg.InterfaceError,  # client side: the connection was closed under the call
+    asyncpg.InternalClientError,  # client side: the protocol lost track after the server left
     OSError,  # refused, reset, unreachable
 )
 _ROLLED_BACK = (asyncpg.exceptions.TransactionRollbackError,)  # 40xxx: serialization, deadlock
@@ -241,7 +242,7 @@ class PostgresDatabase:
                         return await self._once(job, tenant, readonly, progress)
                     except (*_TRANSIENT, *_ROLLED_BACK) as exc:
                         if isinstance(exc, _TRANSIENT):
-                            self._pool.expire_connections()  # the others are likely broken too
+                            await self._pool.expire_connections()  # the others are likely broken too
                         repeatable = (
                             not progress.committing or readonly or idempotent or isinstance(exc, _ROLLED_BACK)
                         )
@@ -259,7 +260,8 @@ class PostgresDatabase:
             raise StorageTimeout from None
 
     async def _once(self, job: Job[T], tenant: str | None, readonly: bool, progress: _Attempt) -> T:
-        async with self._pool.acquire() as connection:
+        connection = await self._pool.acquire()
+        try:
             transaction = connection.transaction(readonly=readonly)
             await transaction.start()
             try:
@@ -268,12 +270,26 @@ class PostgresDatabase:
                 result = await job(connection)
             except BaseException:
                 if not connection.is_closed():
-                    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                    with contextlib.suppress(*_TRANSIENT, asyncpg.PostgresError):
                         await transaction.rollback()
                 raise
             progress.committing = True
             await transaction.commit()
+        except _TRANSIENT:
+            connection.terminate()  # whatever state it is in, it is never handed out again
+            raise
+        else:
             return result
+        finally:
+            await self._release(connection)
+
+    async def _release(self, connection: Any) -> None:
+        """Back to the pool (which resets it). A connection that cannot be reset is closed by the
+        pool; the call's own outcome is known by then, so that failure is not the caller's."""
+        try:
+            await self._pool.release(connection)
+        except (*_TRANSIENT, asyncpg.PostgresError, TimeoutError) as exc:
+            _log.info("a pooled connection could not be reset (%s); closed", type(exc).__name__)
 
     async def close(self) -> None:
         """Close every connection (idempotent); calls still running are cut off after the timeout."""
