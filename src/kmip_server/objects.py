@@ -61,7 +61,7 @@ from kmip_server.model import (
     RNGParameters,
     object_type_of,
 )
-from kmip_server.model.codec import STRICT, Version, decode_struct, encode_struct
+from kmip_server.model.codec import STRICT, Version, decode_struct, encode_struct, struct_to_bytes
 from kmip_server.model.objects import MANAGED_OBJECTS
 from kmip_server.storage.objects import ConcurrentUpdate, LocateQuery, ObjectRecord, ObjectStore
 from ttlv.item import Item
@@ -348,7 +348,7 @@ def _date(given: dict[str, list[AttributeValue]], name: str) -> int | None:
 
 def _object_bytes(managed_object: ManagedObject) -> bytes:
     tag = MANAGED_OBJECTS[object_type_of(managed_object)][0]
-    return ttlv.encode(encode_struct(managed_object, tag, _STORED_VERSION))
+    return struct_to_bytes(managed_object, tag, _STORED_VERSION)
 
 
 def _decode_object(data: bytearray) -> ManagedObject:

@@ -39,7 +39,7 @@ from typing import Any
 
 import ttlv
 from kmip_server.model import Attribute, ModelError, TemplateAttribute
-from kmip_server.model.codec import decode_struct, encode_struct
+from kmip_server.model.codec import decode_struct, struct_to_bytes
 from kmip_server.storage.errors import StorageClosed, StorageError
 from kmip_server.storage.objects import (
     ConcurrentUpdate,
@@ -142,10 +142,9 @@ class _Encoded:
 
 def _encode(record: ObjectRecord, limits: ttlv.Limits) -> _Encoded:
     try:
-        structure = encode_struct(
+        attributes = struct_to_bytes(
             TemplateAttribute(attributes=record.attributes), Tag.TEMPLATE_ATTRIBUTE, _STORAGE_VERSION
         )
-        attributes = ttlv.encode(structure)
     except (ModelError, ttlv.TTLVError, TypeError, AttributeError, ValueError) as exc:
         raise StorageError("refusing to store attributes that cannot be encoded") from exc
     if len(attributes) > limits.max_message_size:
@@ -234,6 +233,8 @@ def _record(row: Sequence[Any], attributes: _AttributeCache, *, remember: bool) 
 
 
 def _write_names(connection: sqlite3.Connection, tenant_id: str, seq: int, names: tuple[str, ...]) -> None:
+    if not names:
+        return
     connection.executemany(
         "INSERT INTO object_names (tenant_id, name, seq) VALUES (?, ?, ?)",
         [(tenant_id, name, seq) for name in names],
