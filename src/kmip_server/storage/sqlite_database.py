@@ -35,14 +35,12 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import os
 import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -94,27 +92,66 @@ class SqliteSettings:
             raise ValueError("SQLite settings out of range")
 
 
-async def _bounded(future: concurrent.futures.Future[T], timeout: float) -> T:
+class _Call:
+    """A job queued for a database thread, and its caller's future on the caller's event loop.
+
+    A caller that gives up (its timeout, or its own cancellation) cancels the future; a thread
+    that finds it cancelled when the job's turn comes drops the job unrun. Replies are settled
+    on the caller's loop (``_reply``), one wake-up of the loop for every reply of a group."""
+
+    __slots__ = ("job", "loop", "waiter")
+
+    def __init__(self, job: Job[Any]) -> None:
+        self.job = job
+        self.loop = asyncio.get_running_loop()
+        self.waiter: asyncio.Future[Any] = self.loop.create_future()
+
+    def abandoned(self) -> bool:
+        return self.waiter.cancelled()
+
+
+Reply = tuple[_Call, bool, Any]  # (call, succeeded, result or exception)
+
+
+def _reply(replies: Sequence[Reply]) -> None:
+    """From a database thread: hand ``replies`` to their callers' loops."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Reply]] = {}
+    for reply in replies:
+        by_loop.setdefault(reply[0].loop, []).append(reply)
+    for loop, batch in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_settle, batch)
+
+
+def _settle(replies: list[Reply]) -> None:
+    """On the caller's loop: settle each future its caller still waits for."""
+    for call, succeeded, value in replies:
+        waiter = call.waiter
+        if waiter.done():  # its caller gave up meanwhile
+            continue
+        if succeeded:
+            waiter.set_result(value)
+        else:
+            waiter.set_exception(value)
+
+
+async def _bounded(call: _Call, timeout: float) -> Any:
     try:
         async with asyncio.timeout(timeout):
-            return await asyncio.wrap_future(future)
+            return await call.waiter
     except TimeoutError:
         raise StorageTimeout from None
     except sqlite3.Error as exc:
         raise StorageError from exc
 
 
-@dataclass(frozen=True, slots=True)
-class _Write:
-    job: Callable[[sqlite3.Connection], Any]
-    future: concurrent.futures.Future[Any]
-
-
 class _GroupAborted(Exception):
-    """The group's transaction is gone; ``cause`` is what every write in it is told."""
+    """The group's transaction is gone; ``cause`` is what every write in it is told, but
+    ``call``, whose job it was, which is told its own error."""
 
-    def __init__(self, cause: BaseException) -> None:
+    def __init__(self, call: _Call, cause: BaseException) -> None:
         super().__init__("write group aborted")
+        self.call = call
         self.cause = cause
 
 
@@ -131,15 +168,16 @@ class _Writer:
         self._path = path
         self._settings = settings
         self._connection: sqlite3.Connection | None = None
-        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)
         self._thread.start()
 
     async def run(self, job: Job[T], timeout: float) -> T:
         """Run ``job`` in a write transaction; return once it is committed."""
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue.put(_Write(job, future))
-        return await _bounded(future, timeout)
+        call = _Call(job)
+        self._queue.put(call)
+        result: T = await _bounded(call, timeout)
+        return result
 
     async def close(self) -> None:
         """Finish the writes already queued, then stop the thread."""
@@ -180,64 +218,62 @@ class _Writer:
             self._stop()
 
     def _stop(self) -> None:
+        leftovers: list[Reply] = []
         while True:  # nothing is queued after close(); this is a guard, not a path
             try:
                 leftover = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if leftover is not None and leftover.future.set_running_or_notify_cancel():
-                leftover.future.set_exception(StorageClosed())
+            if leftover is not None:
+                leftovers.append((leftover, False, StorageClosed()))
+        _reply(leftovers)
         if self._connection is not None:
             self._connection.close()
             self._connection = None
 
-    def _commit_group(self, group: list[_Write]) -> None:
-        outcomes: list[tuple[_Write, bool, Any]] = []  # the writes that ran: (write, ok, value)
+    def _commit_group(self, group: list[_Call]) -> None:
+        replies: list[Reply] = []  # the writes that ran
         try:
             connection = self._connect()
             connection.execute("BEGIN IMMEDIATE")
-            for write in group:
+            for call in group:
                 # Claimed one by one: a write whose caller gave up before its turn never runs.
-                if write.future.set_running_or_notify_cancel():
-                    outcomes.append(self._run_one(connection, write))
-            if outcomes:
-                connection.execute("COMMIT")
-            else:
-                connection.execute("ROLLBACK")
+                if not call.abandoned():
+                    replies.append(self._run_one(connection, call))
+            connection.execute("COMMIT" if replies else "ROLLBACK")
         except BaseException as exc:
-            cause = exc.cause if isinstance(exc, _GroupAborted) else exc
             if self._connection is not None and self._connection.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     self._connection.execute("ROLLBACK")
             # Nothing of this group was committed: a write that failed on its own keeps its
             # own error, every other one (run or not) is told why the group failed.
-            failed_alone = {id(write): value for write, ok, value in outcomes if not ok}
-            for write in group:
-                if write.future.done():  # dropped by its caller, or already told
-                    continue
-                if write.future.running() or write.future.set_running_or_notify_cancel():
-                    write.future.set_exception(failed_alone.get(id(write)) or _group_failed(cause))
+            own = {id(call): value for call, succeeded, value in replies if not succeeded}
+            cause = exc
+            if isinstance(exc, _GroupAborted):
+                own[id(exc.call)] = cause = exc.cause
+            _reply(
+                [
+                    (call, False, own.get(id(call)) or _group_failed(cause))
+                    for call in group
+                    if not call.abandoned()
+                ]
+            )
             return
-        for write, ok, value in outcomes:
-            if ok:
-                write.future.set_result(value)
-            else:
-                write.future.set_exception(value)
+        _reply(replies)
 
     @staticmethod
-    def _run_one(connection: sqlite3.Connection, write: _Write) -> tuple[_Write, bool, Any]:
+    def _run_one(connection: sqlite3.Connection, call: _Call) -> Reply:
         connection.execute("SAVEPOINT one_write")
         try:
-            result = write.job(connection)
+            result = call.job(connection)
         except BaseException as exc:
             if not connection.in_transaction:  # SQLite rolled the whole transaction back
-                write.future.set_exception(exc)
-                raise _GroupAborted(exc) from exc
+                raise _GroupAborted(call, exc) from exc
             connection.execute("ROLLBACK TO one_write")
             connection.execute("RELEASE one_write")
-            return write, False, exc
+            return call, False, exc
         connection.execute("RELEASE one_write")
-        return write, True, result
+        return call, True, result
 
 
 class _Readers:
@@ -246,44 +282,69 @@ class _Readers:
     def __init__(self, path: str, settings: SqliteSettings) -> None:
         self._path = path
         self._settings = settings
-        self._executor = ThreadPoolExecutor(max_workers=settings.readers, thread_name_prefix="sqlite-reader")
-        self._local = threading.local()
+        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"sqlite-reader-{number}", daemon=True)
+            for number in range(settings.readers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            # check_same_thread=False only so that close() can close it after the pool stopped.
-            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            connection.execute(f"PRAGMA busy_timeout = {int(self._settings.busy_timeout_ms)}")
-            connection.execute("PRAGMA query_only = ON")
-            with self._lock:
-                self._connections.append(connection)
-            self._local.connection = connection
+    def _connect(self) -> sqlite3.Connection:
+        # check_same_thread=False only so that close() can close it after the thread stopped.
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        connection.execute(f"PRAGMA busy_timeout = {int(self._settings.busy_timeout_ms)}")
+        connection.execute("PRAGMA query_only = ON")
+        with self._lock:
+            self._connections.append(connection)
         return connection
 
-    def _plain(self, job: Job[T]) -> T:
-        return job(self._connection())
+    def _serve(self) -> None:
+        connection: sqlite3.Connection | None = None
+        while True:
+            call = self._queue.get()
+            if call is None:
+                return
+            if call.abandoned():
+                continue
+            try:
+                if connection is None:
+                    connection = self._connect()
+                reply: Reply = (call, True, call.job(connection))
+            except BaseException as exc:
+                reply = (call, False, exc)
+            _reply((reply,))
 
-    def _snapshot(self, job: Job[T]) -> T:
-        connection = self._connection()
-        connection.execute("BEGIN")
-        try:
-            return job(connection)
-        finally:
-            if connection.in_transaction:  # a read transaction: commit and rollback are the same
-                connection.execute("COMMIT")
+    @staticmethod
+    def _snapshot(job: Job[T]) -> Job[T]:
+        def in_one_transaction(connection: sqlite3.Connection) -> T:
+            connection.execute("BEGIN")
+            try:
+                return job(connection)
+            finally:
+                if connection.in_transaction:  # a read transaction: commit and rollback are the same
+                    connection.execute("COMMIT")
+
+        return in_one_transaction
 
     async def run(self, job: Job[T], timeout: float, *, snapshot: bool) -> T:
-        try:
-            future = self._executor.submit(self._snapshot if snapshot else self._plain, job)
-        except RuntimeError as exc:  # the pool was shut down
-            raise StorageClosed from exc
-        return await _bounded(future, timeout)
+        if self._closed:
+            raise StorageClosed
+        call = _Call(self._snapshot(job) if snapshot else job)
+        self._queue.put(call)
+        result: T = await _bounded(call, timeout)
+        return result
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._executor.shutdown, wait=True)
+        """Finish the reads already queued, then stop the threads and close their connections."""
+        self._closed = True
+        for _thread in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join)
         with self._lock:
             connections, self._connections = self._connections, []
         for connection in connections:
