@@ -174,6 +174,11 @@ def _count_batch_items(item: Item) -> int:
     return sum(1 for child in item.children if child.tag == Tag.BATCH_ITEM)
 
 
+def _too_many_batch_items(item: Item, limit: int) -> bool:
+    children = item.children
+    return len(children) > limit and _count_batch_items(item) > limit  # most messages: one len()
+
+
 def _known_operation(value: Operation | int | None) -> Operation | None:
     return value if isinstance(value, Operation) else None
 
@@ -181,7 +186,17 @@ def _known_operation(value: Operation | int | None) -> Operation | None:
 class RequestEngine:
     """Implements ``kmip_server.transport.RequestHandler``: ``await engine.handle(message, peer)``."""
 
-    __slots__ = ("_audit", "_clock", "_crypto", "_info", "_objects", "_registry", "_seal", "_settings")
+    __slots__ = (
+        "_audit",
+        "_clock",
+        "_crypto",
+        "_info",
+        "_objects",
+        "_protocol_versions",
+        "_registry",
+        "_seal",
+        "_settings",
+    )
 
     def __init__(
         self,
@@ -202,6 +217,10 @@ class RequestEngine:
         self._clock = clock
         self._audit = audit
         self._info = self._server_info()
+        # Response headers share one (immutable) Protocol Version per version answered in.
+        self._protocol_versions = {
+            version: ProtocolVersion(major=version[0], minor=version[1]) for version in SUPPORTED_VERSIONS
+        }
 
     def _server_info(self) -> ServerInfo:
         settings = self._settings
@@ -249,11 +268,10 @@ class RequestEngine:
             return self._message_failure(
                 peer, _NEWEST, self._decode_failure_text(exc), now=now, correlation=correlation
             )
-        version = _peek_version(item)
-        if _count_batch_items(item) > self._settings.max_batch_items:
+        if _too_many_batch_items(item, self._settings.max_batch_items):
             return self._message_failure(
                 peer,
-                version,
+                _peek_version(item),
                 f"more than {self._settings.max_batch_items} batch items",
                 now=now,
                 correlation=correlation,
@@ -262,7 +280,12 @@ class RequestEngine:
             decoded = decode_request_batch(item)
         except ModelError as exc:
             return self._message_failure(
-                peer, version, exc.message, now=now, correlation=correlation, reason=exc.result_reason
+                peer,
+                _peek_version(item),
+                exc.message,
+                now=now,
+                correlation=correlation,
+                reason=exc.result_reason,
             )
 
         header = decoded.header
@@ -418,12 +441,12 @@ class RequestEngine:
         )
 
     # Encoding ---------------------------------------------------------------------------------
-    @staticmethod
     def _header(
-        version: Version, now: int, correlation: str, client_correlation: str | None, count: int
+        self, version: Version, now: int, correlation: str, client_correlation: str | None, count: int
     ) -> ResponseHeader:
+        protocol_version = self._protocol_versions.get(version)
         return ResponseHeader(
-            protocol_version=ProtocolVersion(major=version[0], minor=version[1]),
+            protocol_version=protocol_version or ProtocolVersion(major=version[0], minor=version[1]),
             time_stamp=now,
             client_correlation_value=client_correlation,
             server_correlation_value=correlation,
