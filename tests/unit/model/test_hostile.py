@@ -220,10 +220,19 @@ def mutated(draw: st.DrawFn) -> Item:
 
 
 def check(item: Item) -> None:
-    """Decode ``item`` every way; only ModelError may escape; what decodes round-trips."""
+    """Decode ``item`` every way; only ModelError may escape; what decodes round-trips.
+
+    Decoding accepts every 1.4 field whatever the header's version while encoding omits fields
+    newer than it (see ``messages``), so a 1.0 message carrying a 1.2 field loses it on the first
+    encode. The property is therefore that one encode reaches a fixed point: what it produced
+    decodes and encodes to the very same Item; a 1.4 message, with nothing to omit, round-trips whole."""
     with contextlib.suppress(ModelError):
         decode_request_batch(item)
-    for decode, encode in ((decode_request, encode_request), (decode_response, encode_response)):
+    directions: tuple[tuple[Any, Any], ...] = (
+        (decode_request, encode_request),
+        (decode_response, encode_response),
+    )
+    for decode, encode in directions:
         try:
             message: Any = decode(item)
         except ModelError:
@@ -232,7 +241,11 @@ def check(item: Item) -> None:
             again = encode(message)
         except ModelEncodeError:
             continue
-        assert decode(again) == message
+        assert encode(decode(again)) == again
+        header = getattr(message, "request_header", None) or message.response_header
+        version = header.protocol_version
+        if (version.major, version.minor) == (1, 4):
+            assert decode(again) == message  # nothing to omit: a 1.4 message round-trips whole
 
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
