@@ -194,6 +194,61 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.objects, {schema}.object_names 
 GRANT SELECT, INSERT, UPDATE ON {schema}.tenant_roots, {schema}.service_keys TO {app};
 """
 
+# Migration 2: the hot reads in one round trip. Each function scopes the running transaction to
+# the tenant (as ``rls.tenant.set_tenant`` does) and then reads; it runs as the caller
+# (SECURITY INVOKER), so the policies apply to what it reads exactly as to any query.
+_SCOPE = (
+    f"PERFORM pg_catalog.set_config('{TENANT_SETTING}', p_tenant, true),"
+    f" pg_catalog.set_config('{SCOPE_SETTING}', {TENANT_SCOPE_TOKEN}, true);"
+)
+_V2_SCOPED_READS = f"""
+CREATE FUNCTION {{schema}}.scoped_get_object(p_tenant text, p_uid text)
+RETURNS SETOF {{schema}}.objects
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+    IF p_tenant IS NULL OR p_tenant = '' THEN
+        RAISE EXCEPTION 'a tenant id is never empty';
+    END IF;
+    {_SCOPE}
+    RETURN QUERY SELECT o.* FROM {{schema}}.objects AS o
+        WHERE o.unique_identifier = p_uid AND o.tenant_id = p_tenant;
+END
+$$;
+
+CREATE FUNCTION {{schema}}.scoped_find_by_name(
+    p_tenant text, p_names text[], p_type integer, p_states integer[], p_service text)
+RETURNS SETOF {{schema}}.objects
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+    IF p_tenant IS NULL OR p_tenant = '' THEN
+        RAISE EXCEPTION 'a tenant id is never empty';
+    END IF;
+    {_SCOPE}
+    RETURN QUERY SELECT o.* FROM {{schema}}.object_names AS n
+        JOIN {{schema}}.objects AS o ON o.seq = n.seq
+        WHERE n.tenant_id = p_tenant AND n.name = p_names[1] AND o.tenant_id = p_tenant
+        AND (p_type IS NULL OR o.object_type = p_type)
+        AND (p_states IS NULL OR o.state = ANY (p_states))
+        AND (p_service IS NULL OR o.service = p_service)
+        AND NOT EXISTS (
+            SELECT 1 FROM unnest(p_names[2:]) AS wanted (name)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {{schema}}.object_names AS m
+                WHERE m.tenant_id = p_tenant AND m.seq = o.seq AND m.name = wanted.name))
+        ORDER BY o.seq;
+END
+$$;
+
+REVOKE ALL ON FUNCTION {{schema}}.scoped_get_object(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION {{schema}}.scoped_find_by_name(text, text[], integer, integer[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION {{schema}}.scoped_get_object(text, text) TO {{app}};
+GRANT EXECUTE ON FUNCTION {{schema}}.scoped_find_by_name(text, text[], integer, integer[], text) TO {{app}};
+"""  # noqa: S608 - constants only
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -204,6 +259,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         + _V1_SCANS
         + _V1_GRANTS,
     ),
+    Migration(2, "tenant-scoped reads in one round trip", _V2_SCOPED_READS),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -88,9 +88,12 @@ _RESET = (
     "SELECT pg_catalog.pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;"
     " SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DISCARD TEMP;"
 )
-"""Run on every connection given back to the pool, before anyone acquires it again: whatever a
-call did to its session (a setting, a role, a cursor, a lock) is gone. Prepared statements
-stay (they hold no state of a call)."""
+"""Run on a connection given back to the pool, before anyone acquires it again: whatever a call
+did to its session (a setting, a role, a cursor, a lock) is gone. Prepared statements stay
+(they hold no state of a call). Skipped only after a call whose one statement was a call of
+the schema's ``scoped_*`` read functions: fixed statements that change no session state (their
+settings are transaction-local and their SET clauses end with them), so that the hot reads
+cost one round trip, not two."""
 
 _IVK_LOCK = 0x4F4B434D_69766B73  # "OKCM" "ivks": serializes IVK creation and rotation across Cores
 
@@ -157,6 +160,8 @@ class PostgresDatabase:
     def __init__(self, pool: Any, settings: PostgresSettings) -> None:
         self._pool = pool
         self._settings = settings
+        self._releases: set[asyncio.Task[None]] = set()
+        self._clean: set[int] = set()  # server pids whose last use left no session state
         self._closed = False
 
     @classmethod
@@ -165,7 +170,13 @@ class PostgresDatabase:
             raise StorageError("storage.postgres.dsn is required")
         milliseconds = str(int(settings.timeout * 1000))
 
+        clean: set[int] = set()
+
         async def reset(connection: Any) -> None:
+            pid = connection.get_server_pid()
+            if pid in clean:
+                clean.discard(pid)
+                return
             await connection.execute(_RESET, timeout=settings.timeout)
 
         try:
@@ -191,6 +202,7 @@ class PostgresDatabase:
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             raise _storage_error(exc) from exc
         database = cls(pool, settings)
+        database._clean = clean
         try:
             found = await database.run(
                 lambda connection: schema_state(connection, schema=settings.schema, timeout=settings.timeout),
@@ -224,9 +236,13 @@ class PostgresDatabase:
         tenant: str | None = None,
         readonly: bool = False,
         idempotent: bool = False,
+        explicit: bool = True,
     ) -> T:
         """``await job(connection)`` in one transaction (scoped to ``tenant`` if given), committed
-        when it returns; retried where safe (module docstring); bounded by the timeout."""
+        when it returns; retried where safe (module docstring); bounded by the timeout.
+
+        ``explicit=False``: no BEGIN/COMMIT around the job, whose one statement is its own
+        transaction and scopes itself (the schema's ``scoped_*`` functions): one round trip."""
         if self._closed:
             raise StorageClosed
         if tenant is not None and not tenant:
@@ -239,7 +255,7 @@ class PostgresDatabase:
                 while True:
                     progress = _Attempt()
                     try:
-                        return await self._once(job, tenant, readonly, progress)
+                        return await self._once(job, tenant, readonly, explicit, progress)
                     except (*_TRANSIENT, *_ROLLED_BACK) as exc:
                         if isinstance(exc, _TRANSIENT):
                             await self._pool.expire_connections()  # the others are likely broken too
@@ -259,37 +275,61 @@ class PostgresDatabase:
         except TimeoutError:
             raise StorageTimeout from None
 
-    async def _once(self, job: Job[T], tenant: str | None, readonly: bool, progress: _Attempt) -> T:
+    async def _once(
+        self, job: Job[T], tenant: str | None, readonly: bool, explicit: bool, progress: _Attempt
+    ) -> T:
         connection = await self._pool.acquire()
+        clean = False
         try:
-            transaction = connection.transaction(readonly=readonly)
-            await transaction.start()
-            try:
-                if tenant is not None:
-                    await set_tenant(connection, tenant)
+            if not explicit:
+                progress.committing = True  # the statement commits as soon as it is sent
                 result = await job(connection)
-            except BaseException:
-                if not connection.is_closed():
-                    with contextlib.suppress(*_TRANSIENT, asyncpg.PostgresError):
-                        await transaction.rollback()
-                raise
-            progress.committing = True
-            await transaction.commit()
+                clean = True
+            else:
+                result = await self._in_transaction(connection, job, tenant, readonly, progress)
         except _TRANSIENT:
             connection.terminate()  # whatever state it is in, it is never handed out again
             raise
         else:
             return result
         finally:
-            await self._release(connection)
+            # Given back (and reset) behind the caller's back: the answer does not wait for it.
+            release = asyncio.get_running_loop().create_task(self._release(connection, clean=clean))
+            self._releases.add(release)
+            release.add_done_callback(self._releases.discard)
 
-    async def _release(self, connection: Any) -> None:
-        """Back to the pool (which resets it). A connection that cannot be reset is closed by the
-        pool; the call's own outcome is known by then, so that failure is not the caller's."""
+    @staticmethod
+    async def _in_transaction(
+        connection: Any, job: Job[T], tenant: str | None, readonly: bool, progress: _Attempt
+    ) -> T:
+        transaction = connection.transaction(readonly=readonly)
+        await transaction.start()
+        try:
+            if tenant is not None:
+                await set_tenant(connection, tenant)
+            result = await job(connection)
+        except BaseException:
+            if not connection.is_closed():
+                with contextlib.suppress(*_TRANSIENT, asyncpg.PostgresError):
+                    await transaction.rollback()
+            raise
+        progress.committing = True
+        await transaction.commit()
+        return result
+
+    async def _release(self, connection: Any, *, clean: bool) -> None:
+        """Back to the pool, which resets it (``_RESET``) unless ``clean``. A connection that
+        cannot be reset is closed by the pool; the call's outcome is known by then, so that
+        failure is not the caller's."""
+        pid = connection.get_server_pid()
+        if clean and not connection.is_closed():
+            self._clean.add(pid)
         try:
             await self._pool.release(connection)
         except (*_TRANSIENT, asyncpg.PostgresError, TimeoutError) as exc:
             _log.info("a pooled connection could not be reset (%s); closed", type(exc).__name__)
+        finally:
+            self._clean.discard(pid)
 
     async def close(self) -> None:
         """Close every connection (idempotent); calls still running are cut off after the timeout."""
@@ -298,6 +338,7 @@ class PostgresDatabase:
         self._closed = True
         try:
             async with asyncio.timeout(self._settings.timeout):
+                await asyncio.gather(*self._releases)
                 await self._pool.close()
         except TimeoutError:
             self._pool.terminate()
@@ -407,11 +448,6 @@ class _ObjectSql(_Statements):
             RETURNING seq)
         INSERT INTO {schema}.object_names (tenant_id, name, seq)
         SELECT $2, name, inserted.seq FROM inserted, pg_catalog.unnest($9::text[]) AS name"""
-    get: str = (
-        "SELECT o.unique_identifier, o.tenant_id, o.service, o.object_type, o.state, o.attributes,"
-        " o.material, o.revision FROM {schema}.objects AS o"
-        " WHERE o.unique_identifier = $1 AND o.tenant_id = $2"
-    )
     # Names are rewritten without a moment where a kept name is missing: the names no longer
     # held are deleted, the new ones added (those already there are left alone).
     replace: str = """
@@ -429,34 +465,30 @@ class _ObjectSql(_Statements):
             ON CONFLICT DO NOTHING)
         SELECT seq FROM updated"""
     delete: str = "DELETE FROM {schema}.objects WHERE unique_identifier = $1 AND tenant_id = $2"
-    # find(): the statement is assembled from these fixed fragments only; every value is bound.
-    # With names, the first name's index entries drive the query; each further name is one
-    # primary-key probe per candidate. Without, an index of objects led by tenant_id.
-    find_by_name: str = (
-        "SELECT o.unique_identifier, o.tenant_id, o.service, o.object_type, o.state, o.attributes,"
-        " o.material, o.revision FROM {schema}.object_names AS n JOIN {schema}.objects AS o ON o.seq = n.seq"
-        " WHERE n.tenant_id = $1 AND o.tenant_id = $1 AND n.name = "
+    # The hot reads in one round trip: the schema's functions scope to the tenant, then read.
+    scoped_get: str = (
+        "SELECT unique_identifier, tenant_id, service, object_type, state, attributes, material, revision"
+        " FROM {schema}.scoped_get_object($1, $2)"
     )
+    scoped_find_by_name: str = (
+        "SELECT unique_identifier, tenant_id, service, object_type, state, attributes, material, revision"
+        " FROM {schema}.scoped_find_by_name($1, $2::text[], $3, $4::integer[], $5)"
+    )
+    # find() without names: assembled from these fixed fragments only; every value is bound.
     find_all: str = (
         "SELECT o.unique_identifier, o.tenant_id, o.service, o.object_type, o.state, o.attributes,"
         " o.material, o.revision FROM {schema}.objects AS o WHERE o.tenant_id = $1"
     )
-    and_name: str = (
-        " AND EXISTS (SELECT 1 FROM {schema}.object_names AS m"
-        " WHERE m.tenant_id = $1 AND m.seq = o.seq AND m.name = "
-    )
 
 
-def _find_statement(
-    sql: _ObjectSql, tenant_id: str, query: LocateQuery, names: tuple[str, ...]
-) -> tuple[str, list[object]]:
+def _find_statement(sql: _ObjectSql, tenant_id: str, query: LocateQuery) -> tuple[str, list[object]]:
     parameters: list[object] = [tenant_id]
 
     def bind(value: object) -> str:
         parameters.append(value)
         return f"${len(parameters)}"
 
-    parts = [sql.find_by_name + bind(names[0])] if names else [sql.find_all]
+    parts = [sql.find_all]
     if query.object_type is not None:
         parts.append(" AND o.object_type = " + bind(int(query.object_type)))
     if query.states is not None:
@@ -465,8 +497,6 @@ def _find_statement(
         )
     if query.service is not None:
         parts.append(" AND o.service = " + bind(query.service))
-    for name in names[1:]:
-        parts.append(sql.and_name + bind(name) + ")")
     parts.append(" ORDER BY o.seq")
     return "".join(parts), parameters
 
@@ -626,13 +656,15 @@ class PostgresObjectStore(ObjectStore):
 
     async def get(self, tenant_id: str, unique_identifier: str) -> ObjectRecord | None:
         self._check_open()
-        limits, statement = self._limits, self._sql.get
+        if not tenant_id:
+            raise StorageError("a tenant-scoped call needs a tenant")
+        limits, statement = self._limits, self._sql.scoped_get
 
         async def job(connection: Any) -> ObjectRecord | None:
-            row = await connection.fetchrow(statement, unique_identifier, tenant_id)
+            row = await connection.fetchrow(statement, tenant_id, unique_identifier)
             return None if row is None else _decode_record(row, limits)
 
-        return await self._database.run(job, tenant=tenant_id, readonly=True)
+        return await self._database.run(job, readonly=True, explicit=False)
 
     async def replace(self, record: ObjectRecord, *, expected_revision: int) -> ObjectRecord:
         self._check_open()
@@ -670,12 +702,25 @@ class PostgresObjectStore(ObjectStore):
 
     async def find(self, tenant_id: str, query: LocateQuery) -> Sequence[ObjectRecord]:
         self._check_open()
+        if not tenant_id:
+            raise StorageError("a tenant-scoped call needs a tenant")
         if query.states is not None and not query.states:
             return []  # no state is in the empty set
-        statement, parameters = _find_statement(
-            self._sql, tenant_id, query, tuple(dict.fromkeys(query.names))
-        )
+        names = tuple(dict.fromkeys(query.names))
         limits = self._limits
+        if names:  # Locate by name: the name index, in one round trip
+            by_name = self._sql.scoped_find_by_name
+            states = None if query.states is None else sorted(int(state) for state in query.states)
+            object_type = None if query.object_type is None else int(query.object_type)
+
+            async def by_name_job(connection: Any) -> list[ObjectRecord]:
+                rows = await connection.fetch(
+                    by_name, tenant_id, list(names), object_type, states, query.service
+                )
+                return [_decode_record(row, limits) for row in rows]
+
+            return await self._database.run(by_name_job, readonly=True, explicit=False)
+        statement, parameters = _find_statement(self._sql, tenant_id, query)
 
         async def job(connection: Any) -> list[ObjectRecord]:
             return [_decode_record(row, limits) for row in await connection.fetch(statement, *parameters)]

@@ -81,7 +81,12 @@ def test_a_database_that_differs_from_the_code_is_refused() -> None:
             await superuser.execute(f"UPDATE {table} SET checksum = 'edited'")
             with pytest.raises(MigrationError, match="differs"):
                 await migrate(superuser, current.roles, schema=schema)
-            await superuser.execute(f"UPDATE {table} SET checksum = $1", MIGRATIONS[0].checksum)
+            for migration in MIGRATIONS:
+                await superuser.execute(
+                    f"UPDATE {table} SET checksum = $1 WHERE version = $2",
+                    migration.checksum,
+                    migration.version,
+                )
             await superuser.execute(
                 f"INSERT INTO {table} (version, name, checksum) VALUES (999, 'future', 'x')"
             )

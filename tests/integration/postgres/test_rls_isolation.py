@@ -334,3 +334,33 @@ def test_the_operator_scans_are_the_only_path_across_tenants_and_cover_tenant_ro
             ]
 
     asyncio.run(scenario())
+
+
+def test_the_one_round_trip_reads_scope_themselves_and_end_with_their_statement(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        schema = quote_identifier(await populate(tmp_path))
+        get = f"SELECT unique_identifier FROM {schema}.scoped_get_object($1, $2)"
+        find = f"SELECT unique_identifier FROM {schema}.scoped_find_by_name($1, $2::text[], NULL, NULL, NULL)"
+        async with as_app() as connection:
+            assert await connection.fetchval(get, "acme", "acme-1") == "acme-1"
+            assert await connection.fetchval(get, "acme", "globex-1") is None  # another tenant's: absent
+            found = await connection.fetch(find, "globex", ["shared"])
+            assert sorted(row[0] for row in found) == ["globex-0", "globex-1", "globex-2"]
+            # The scope was the statement's own transaction: the next statement sees nothing.
+            assert await tenants_seen(connection, schema.strip('"'), "objects") == []
+            with pytest.raises(asyncpg.RaiseError):
+                await connection.fetch(get, "", "acme-1")
+        roles = (await session()).roles
+        stranger = f"{roles.app[:-4]}_reader"
+        async with admin_connection() as superuser:
+            await superuser.execute(f"CREATE ROLE {quote_identifier(stranger)} LOGIN")
+        try:
+            async with admin_connection(stranger) as other:
+                for statement, arguments in ((get, ("acme", "acme-1")), (find, ("acme", ["shared"]))):
+                    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                        await other.fetch(statement, *arguments)
+        finally:
+            async with admin_connection() as superuser:
+                await superuser.execute(f"DROP ROLE {quote_identifier(stranger)}")
+
+    asyncio.run(scenario())
