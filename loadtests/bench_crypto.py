@@ -43,7 +43,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, hmac, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kmip_server.model import (
@@ -55,12 +57,16 @@ from kmip_server.model import (
     KeyValue,
     MACRequestPayload,
     MACResponsePayload,
+    ManagedObject,
+    PrivateKey,
     ProtocolVersion,
     RegisterRequestPayload,
     RegisterResponsePayload,
     RequestBatchItem,
     RequestHeader,
     RequestMessage,
+    SignRequestPayload,
+    SignResponsePayload,
     SymmetricKey,
     TemplateAttribute,
     UniqueIdentifierRequestPayload,
@@ -97,6 +103,7 @@ from ttlv.kmip14 import (
     BlockCipherMode,
     CryptographicAlgorithm,
     CryptographicUsageMask,
+    DigitalSignatureAlgorithm,
     KeyFormatType,
     ObjectType,
     Operation,
@@ -111,6 +118,9 @@ GCM_TAG_LENGTH = 16
 SMALL, LARGE = 64, 4096
 AES_KEY = bytes(range(32))  # known to the benchmark, so that answers can be checked locally
 HMAC_KEY = bytes(range(32, 64))
+EC_KEY = ec.derive_private_key(int.from_bytes(bytes(range(64, 96)), "big"), ec.SECP256R1())  # known here too
+UNSUPPORTED: dict[str, frozenset[str]] = {PYKMIP: frozenset({"ecdsa-p256"})}
+"""Rows a server cannot run (PyKMIP's server signs with RSA only): its cells are skipped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,11 +207,35 @@ def _hmac_check(response: bytes) -> str | None:
     return None
 
 
+_ECDSA = CryptographicParameters(digital_signature_algorithm=DigitalSignatureAlgorithm.ECDSA_WITH_SHA256)
+
+
+def _ecdsa_request(uid: str) -> bytes:
+    return _message(
+        Operation.SIGN,
+        SignRequestPayload(unique_identifier=uid, cryptographic_parameters=_ECDSA, data=bytes(SMALL)),
+    )
+
+
+def _ecdsa_check(response: bytes) -> str | None:
+    payload, problem = _payload(response)
+    if problem is not None:
+        return problem
+    if not isinstance(payload, SignResponsePayload) or payload.signature_data is None:
+        return "no signature"
+    try:
+        EC_KEY.public_key().verify(payload.signature_data, bytes(SMALL), ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return "the signature does not verify locally"
+    return None
+
+
 def workloads() -> dict[str, Workload]:
     return {
         "gcm-64": Workload(Operation.ENCRYPT, "aes", _gcm_request(SMALL), _gcm_check(SMALL)),
         "gcm-4k": Workload(Operation.ENCRYPT, "aes", _gcm_request(LARGE), _gcm_check(LARGE)),
         "hmac": Workload(Operation.MAC, "hmac", _hmac_request, _hmac_check),
+        "ecdsa-p256": Workload(Operation.SIGN, "ec", _ecdsa_request, _ecdsa_check),
     }
 
 
@@ -214,9 +248,10 @@ class CryptoKeys:
 
     aes: str
     hmac: str
+    ec: str = ""  # none where the row is unsupported
 
     def of(self, kind: str) -> str:
-        return self.aes if kind == "aes" else self.hmac
+        return {"aes": self.aes, "hmac": self.hmac, "ec": self.ec}[kind]
 
 
 def _register(
@@ -228,6 +263,27 @@ def _register(
         cryptographic_algorithm=algorithm,
         cryptographic_length=len(key) * 8,
     )
+    return _register_object(target, ObjectType.SYMMETRIC_KEY, SymmetricKey(key_block=block), mask)
+
+
+def _register_ec_key(target: TlsTarget) -> str:
+    der = EC_KEY.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    block = KeyBlock(
+        key_format_type=KeyFormatType.PKCS_8,
+        key_value=KeyValue(key_material=der),
+        cryptographic_algorithm=CryptographicAlgorithm.ECDSA,
+        cryptographic_length=256,
+    )
+    return _register_object(
+        target, ObjectType.PRIVATE_KEY, PrivateKey(key_block=block), CryptographicUsageMask.SIGN
+    )
+
+
+def _register_object(
+    target: TlsTarget, object_type: ObjectType, managed_object: ManagedObject, mask: CryptographicUsageMask
+) -> str:
     template = TemplateAttribute(attributes=(Attribute(name="Cryptographic Usage Mask", value=mask),))
     payload, problem = _payload(
         round_trip(
@@ -235,9 +291,7 @@ def _register(
             _message(
                 Operation.REGISTER,
                 RegisterRequestPayload(
-                    object_type=ObjectType.SYMMETRIC_KEY,
-                    template_attribute=template,
-                    managed_object=SymmetricKey(key_block=block),
+                    object_type=object_type, template_attribute=template, managed_object=managed_object
                 ),
             ),
         )
@@ -268,14 +322,20 @@ def prepare(name: str, target: TlsTarget, chosen: Sequence[str]) -> CryptoKeys:
         hmac=_register(
             target, HMAC_KEY, CryptographicAlgorithm.HMAC_SHA256, CryptographicUsageMask.MAC_GENERATE
         ),
+        ec=_register_ec_key(target) if "ecdsa-p256" in runnable(name, chosen) else "",
     )
     table = workloads()
-    for operation in chosen:
+    for operation in runnable(name, chosen):
         work = table[operation]
         problem = work.check(round_trip(target, work.request(keys.of(work.key))))
         if problem is not None:
             raise RuntimeError(f"{name} {operation}: {problem}")
     return keys
+
+
+def runnable(server: str, chosen: Sequence[str]) -> list[str]:
+    """The chosen rows ``server`` can run."""
+    return [name for name in chosen if name not in UNSUPPORTED.get(server, frozenset())]
 
 
 def _ints(text: str) -> list[int]:
@@ -403,6 +463,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for repeat in range(args.repeats):
                     order = args.servers if repeat % 2 == 0 else list(reversed(args.servers))
                     for server in order:
+                        if name not in runnable(server, [name]):
+                            continue
                         request = work_item.request(keys[server].of(work_item.key))
                         cell = _run_cell(
                             args, targets[server], request, pgids[server], server, name, connections
@@ -414,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             f"{stats.ops_per_second:.0f} ops/s, P99 {stats.p99_ms:.3f} ms",
                             flush=True,
                         )
-                cells.extend(median_cell(runs[server]) for server in args.servers)
+                cells.extend(median_cell(runs[server]) for server in args.servers if runs[server])
         print()
         print_table(cells, print)
         print(

@@ -15,12 +15,20 @@ from kmip_server.model import (
     ResponseBatchItem,
     ResponseHeader,
     ResponseMessage,
+    SignRequestPayload,
     decode_request,
     response_to_bytes,
 )
 from loadtests.bench_crypto import AES_KEY, HMAC_KEY, LARGE, SMALL, workloads
 from ttlv import decode
-from ttlv.kmip14 import BlockCipherMode, CryptographicAlgorithm, Operation, ResultReason, ResultStatus
+from ttlv.kmip14 import (
+    BlockCipherMode,
+    CryptographicAlgorithm,
+    DigitalSignatureAlgorithm,
+    Operation,
+    ResultReason,
+    ResultStatus,
+)
 
 
 def _response(operation: Operation, payload: object, status: ResultStatus = ResultStatus.SUCCESS) -> bytes:
@@ -36,7 +44,7 @@ def _response(operation: Operation, payload: object, status: ResultStatus = Resu
 
 def test_the_requests() -> None:
     table = workloads()
-    assert set(table) == {"gcm-64", "gcm-4k", "hmac"}
+    assert set(table) == {"gcm-64", "gcm-4k", "hmac", "ecdsa-p256"}
     for name, size in (("gcm-64", SMALL), ("gcm-4k", LARGE)):
         message = decode_request(decode(table[name].request("uid-1")))
         assert message.request_header.protocol_version.minor == 4  # GCM's tag exists from 1.4
@@ -53,6 +61,11 @@ def test_the_requests() -> None:
     assert isinstance(mac, MACRequestPayload)
     assert mac.cryptographic_parameters is not None
     assert mac.cryptographic_parameters.cryptographic_algorithm is CryptographicAlgorithm.HMAC_SHA256
+    sign = decode_request(decode(table["ecdsa-p256"].request("uid-3"))).batch_items[0].request_payload
+    assert isinstance(sign, SignRequestPayload)
+    sign_parameters = sign.cryptographic_parameters
+    assert sign_parameters is not None
+    assert sign_parameters.digital_signature_algorithm is DigitalSignatureAlgorithm.ECDSA_WITH_SHA256
 
 
 def test_the_checks() -> None:
