@@ -42,6 +42,8 @@ from keystores.base import Keystore
 from keystores.factory import open_keystore
 from kmip_server.admin import AdminOps, AdminServer
 from kmip_server.config import Config, LogFormat, LoggingConfig, SealModeSetting, StorageKind
+from kmip_server.crypto.gateway import GatewayAccess
+from kmip_server.crypto.services import CryptoServices
 from kmip_server.engine import RequestEngine
 from kmip_server.hierarchy import KeyHierarchy
 from kmip_server.model import prepare_codecs
@@ -109,8 +111,13 @@ Bootstrap = Callable[[Core], Awaitable[None]]
 def _build_engine(
     *, objects: ObjectStore, hierarchy: KeyHierarchy, controller: SealController, config: Config
 ) -> RequestEngine:
+    # The gateways reach the tenants' L3 through the hierarchy; [gateways] says which tenants each serves.
+    crypto = CryptoServices(config.crypto, GatewayAccess(hierarchy, config.gateways))
     return RequestEngine(
-        objects=ObjectService(objects, hierarchy, config.objects), seal=controller, settings=config.engine
+        objects=ObjectService(objects, hierarchy, config.objects),
+        seal=controller,
+        settings=config.engine,
+        crypto=crypto,
     )
 
 

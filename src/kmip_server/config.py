@@ -30,6 +30,15 @@ Sections (``SECTIONS`` is the table; every key of a section is a field of its da
   its decode limits are ``[server.limits]``, one set for the framer and the decoder.
 - ``[objects]``: the attributes the server chooses for new objects (``ObjectSettings``):
   ``lease_time`` (seconds, default 3600; 0 = no lease limit) and ``unique_names``.
+- ``[crypto]``: the cryptographic operations' settings (``CryptoSettings``): ``max_data_length``
+  (bytes of Data one Encrypt/Decrypt/MAC/Hash part may carry); ``[crypto.rng]``
+  (``RngSettings``: ``seed_policy`` = ``ignore`` (default) | ``mix`` | ``refuse``,
+  ``max_seed_length``, ``max_retrieve_length``); ``[crypto.streams]`` (``StreamSettings``:
+  ``max_streams``, ``max_streams_per_owner``, ``idle_timeout`` seconds).
+- ``[gateways]``: ``NAME = ["tenant", ...]``, the tenants whose L3 each gateway identity (SPIFFE
+  ``.../gateway/NAME``) may use through ``l3:<tenant>:<service>`` (``GatewaySettings``; empty by
+  default: no gateway may use any tenant's keys). From the environment
+  (``OPENKCM_GATEWAYS__NAME=acme,globex``) the list is comma-separated.
 - ``[logging]``: ``level``, ``format`` (``text`` | ``json``).
 
 Invariants:
@@ -59,6 +68,9 @@ from pathlib import Path
 from typing import Any, Union
 
 from keystores.factory import KEYSTORE_KINDS
+from kmip_server.crypto.gateway import GatewaySettings
+from kmip_server.crypto.rng import RngSettings, SeedPolicy
+from kmip_server.crypto.services import CryptoSettings
 from kmip_server.engine.settings import EngineSettings
 from kmip_server.hierarchy.settings import HierarchySettings
 from kmip_server.identity import IdentityResolver, IdentitySettings
@@ -235,6 +247,8 @@ class Config:
     hierarchy: HierarchySettings = field(default_factory=HierarchySettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     objects: ObjectSettings = field(default_factory=ObjectSettings)
+    crypto: CryptoSettings = field(default_factory=CryptoSettings)
+    gateways: GatewaySettings = field(default_factory=GatewaySettings)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: Path | None = None  # the file it was read from
 
@@ -345,15 +359,27 @@ def _read_common_names(key: str, value: object) -> dict[str, tuple[str, str]]:
     return table
 
 
-# Mapping-typed fields that are not plain dataclasses: their own readers, by (class, field).
+def _read_seed_policy(key: str, value: object) -> SeedPolicy:
+    """``SeedPolicy`` by name (``ignore``, ``mix``, ``refuse``), any case; its numbers are internal."""
+    text = _read_str(key, value).strip().upper()
+    try:
+        return SeedPolicy[text]
+    except KeyError:
+        raise ConfigError(key, f"expected one of {', '.join(p.name.lower() for p in SeedPolicy)}") from None
+
+
+# Fields that are not plain scalars or dataclasses: their own readers, by (class, field).
 _SPECIAL_FIELDS: Mapping[tuple[type, str], Callable[[str, object], Any]] = {
     (IdentitySettings, "common_names"): _read_common_names,
+    (RngSettings, "seed_policy"): _read_seed_policy,
 }
 
 
 # Classes that do not check their own ranges: the fields that must be positive.
 _POSITIVE_FIELDS: Mapping[type, tuple[str, ...]] = {
     Limits: ("max_message_size", "max_depth", "max_items"),
+    CryptoSettings: ("max_data_length",),
+    RngSettings: ("max_retrieve_length",),
 }
 
 
@@ -500,6 +526,37 @@ def _keystores(table: object, base_dir: Path) -> dict[str, KeystoreConfig]:
     return keystores
 
 
+_GATEWAY_LIST_SEPARATOR = ","
+_NAME_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""Gateway and tenant names: the identity charset (``identity.max_segment_length`` at most 64 by
+default; a longer name could never match a certificate and is refused rather than ignored)."""
+
+
+def _gateways(table: object, base_dir: Path) -> GatewaySettings:
+    """``[gateways]``: ``NAME = ["tenant", ...]`` (from the environment: ``"tenant,tenant"``)."""
+    if not isinstance(table, dict):
+        raise ConfigError("gateways", f'expected a table of NAME = ["tenant", ...], got {_describe(table)}')
+    tenants: dict[str, frozenset[str]] = {}
+    for name, value in table.items():
+        key = f"gateways.{name}"
+        if not _NAME_SEGMENT.fullmatch(name):
+            raise ConfigError(key, "a gateway name is 1-64 letters, digits, '.', '_' or '-' (not first)")
+        if isinstance(value, _EnvText):
+            entries: list[object] = [part.strip() for part in value.split(_GATEWAY_LIST_SEPARATOR)]
+            entries = [entry for entry in entries if entry]
+        elif isinstance(value, list):
+            entries = list(value)
+        else:
+            raise ConfigError(key, f"expected an array of tenant names, got {_describe(value)}")
+        for entry in entries:
+            if not isinstance(entry, str) or not _NAME_SEGMENT.fullmatch(entry):
+                raise ConfigError(
+                    key, "each tenant name is 1-64 letters, digits, '.', '_' or '-' (not first)"
+                )
+        tenants[name] = frozenset(typing.cast(list[str], entries))
+    return GatewaySettings(tenants=tenants)
+
+
 def _plain(cls: type[Any], name: str) -> Callable[[object, Path], Any]:
     return lambda table, base_dir: _bind(cls, name, table, base_dir)
 
@@ -514,6 +571,8 @@ SECTIONS: Mapping[str, Callable[[object, Path], Any]] = {
     "hierarchy": _plain(HierarchySettings, "hierarchy"),
     "engine": _engine,
     "objects": _objects,
+    "crypto": _plain(CryptoSettings, "crypto"),
+    "gateways": _gateways,
     "logging": _plain(LoggingConfig, "logging"),
 }
 

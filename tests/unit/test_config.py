@@ -19,6 +19,10 @@ from kmip_server.config import (
     load_config,
     parse_config,
 )
+from kmip_server.crypto.gateway import GatewaySettings
+from kmip_server.crypto.rng import RngSettings, SeedPolicy
+from kmip_server.crypto.services import CryptoSettings
+from kmip_server.crypto.streams import StreamSettings
 from kmip_server.hierarchy.settings import HierarchySettings
 from kmip_server.identity import IdentitySettings
 from kmip_server.transport.settings import TransportSettings
@@ -375,3 +379,116 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe[server]")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_config(binary, environ={})
+
+
+# -- crypto and gateways ------------------------------------------------------------------------------
+
+CRYPTO = """
+[crypto]
+max_data_length = 4096
+
+[crypto.rng]
+seed_policy = "mix"
+max_seed_length = 16
+max_retrieve_length = 1024
+
+[crypto.streams]
+max_streams = 100
+max_streams_per_owner = 10
+idle_timeout = 30
+
+[gateways]
+edge = ["acme", "globex"]
+"edge-2" = ["acme"]
+idle = []
+"""
+
+
+def test_crypto_and_gateway_defaults() -> None:
+    config = parse_config({}, base_dir=Path("/base"), environ={})
+    assert config.crypto == CryptoSettings()
+    assert config.crypto.rng.seed_policy is SeedPolicy.IGNORE  # CS-RNG-O-3: seeds accepted, unused
+    assert config.crypto.max_data_length == 1 << 20
+    assert config.gateways == GatewaySettings()
+    assert config.gateways.tenants == {}  # no gateway may use any tenant's L3
+
+
+def test_crypto_and_gateways_from_toml(tmp_path: Path) -> None:
+    path = tmp_path / "openkcm.toml"
+    path.write_text(CRYPTO)
+    config = load_config(path, environ={})
+    assert config.crypto == CryptoSettings(
+        streams=StreamSettings(max_streams=100, max_streams_per_owner=10, idle_timeout=30),
+        rng=RngSettings(max_retrieve_length=1024, seed_policy=SeedPolicy.MIX, max_seed_length=16),
+        max_data_length=4096,
+    )
+    assert config.gateways.tenants == {
+        "edge": frozenset({"acme", "globex"}),
+        "edge-2": frozenset({"acme"}),
+        "idle": frozenset(),
+    }
+    assert pickle.loads(pickle.dumps(config)) == config
+
+
+def test_crypto_and_gateways_from_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "openkcm.toml"
+    path.write_text(CRYPTO)
+    config = load_config(
+        path,
+        environ={
+            "OPENKCM_CRYPTO__RNG__SEED_POLICY": "Refuse",
+            "OPENKCM_CRYPTO__MAX_DATA_LENGTH": "512",
+            "OPENKCM_CRYPTO__STREAMS__IDLE_TIMEOUT": "7",
+            "OPENKCM_GATEWAYS__EDGE": "globex",  # replaces the file's list
+            "OPENKCM_GATEWAYS__FRONT": " acme , globex,",
+        },
+    )
+    assert config.crypto.rng.seed_policy is SeedPolicy.REFUSE
+    assert config.crypto.rng.max_seed_length == 16  # the file's, untouched
+    assert config.crypto.max_data_length == 512
+    assert config.crypto.streams.idle_timeout == 7
+    assert config.gateways.tenants["edge"] == frozenset({"globex"})
+    assert config.gateways.tenants["front"] == frozenset({"acme", "globex"})
+    assert config.gateways.tenants["edge-2"] == frozenset({"acme"})
+    alone = parse_config({}, base_dir=tmp_path, environ={"OPENKCM_GATEWAYS__EDGE": ""})
+    assert alone.gateways.tenants == {"edge": frozenset()}
+
+
+@pytest.mark.parametrize(
+    ("document", "environ", "key", "problem"),
+    [
+        ({"crypto": {"rng": {"seed_policy": "maybe"}}}, {}, "crypto.rng.seed_policy", "ignore, mix, refuse"),
+        ({"crypto": {"rng": {"seed_policy": 1}}}, {}, "crypto.rng.seed_policy", "expected a string"),
+        ({}, {"OPENKCM_CRYPTO__RNG__SEED_POLICY": "2"}, "crypto.rng.seed_policy", "ignore, mix, refuse"),
+        ({"crypto": {"rng": {"max_seed_length": -1}}}, {}, "crypto.rng", "RNG limits must be positive"),
+        ({"crypto": {"rng": {"max_retrieve_length": 0}}}, {}, "crypto.rng.max_retrieve_length", "positive"),
+        ({"crypto": {"max_data_length": 0}}, {}, "crypto.max_data_length", "must be positive"),
+        ({}, {"OPENKCM_CRYPTO__MAX_DATA_LENGTH": "lots"}, "crypto.max_data_length", "expected an integer"),
+        (
+            {"crypto": {"streams": {"max_streams_per_owner": 0}}},
+            {},
+            "crypto.streams",
+            "max_streams_per_owner",
+        ),
+        ({"crypto": {"streams": {"idle_timeout": 0}}}, {}, "crypto.streams", "idle_timeout"),
+        ({"crypto": {"seed_policy": "mix"}}, {}, "crypto.seed_policy", "unknown setting"),
+        ({"crypto": {"rng": {"policy": "mix"}}}, {}, "crypto.rng.policy", "unknown setting"),
+        ({"crypto": 3}, {}, "crypto", "expected a table"),
+        ({"gateways": ["edge"]}, {}, "gateways", "expected a table"),
+        ({"gateways": {"edge": "acme"}}, {}, "gateways.edge", "expected an array of tenant names"),
+        ({"gateways": {"edge": {"acme": True}}}, {}, "gateways.edge", "expected an array"),
+        ({"gateways": {"edge": ["acme", 3]}}, {}, "gateways.edge", "each tenant name"),
+        ({"gateways": {"edge": ["bad tenant"]}}, {}, "gateways.edge", "each tenant name"),
+        ({"gateways": {"edge": ["a" * 65]}}, {}, "gateways.edge", "each tenant name"),
+        ({"gateways": {"-edge": ["acme"]}}, {}, "gateways.-edge", "a gateway name"),
+        ({}, {"OPENKCM_GATEWAYS__EDGE": "acme,bad/tenant"}, "gateways.edge", "each tenant name"),
+        ({}, {"OPENKCM_GATEWAYS__EDGE__X": "acme"}, "gateways.edge", "expected an array"),
+    ],
+)
+def test_invalid_crypto_and_gateway_settings_name_the_key(
+    document: dict[str, object], environ: dict[str, str], key: str, problem: str
+) -> None:
+    error = _error(document, environ)
+    assert error.key == key
+    assert problem in error.problem
+    assert str(error).startswith(f"{key}: ")
