@@ -49,11 +49,13 @@ from kmip_server.storage.objects import (
     ObjectStore,
 )
 from kmip_server.storage.sqlite_database import SqliteDatabase, SqliteSettings
+from ttlv.codec import structure_header
 from ttlv.item import Item, ItemType
 from ttlv.kmip14 import ObjectType, State, Tag
 
 __all__ = [
     "ATTRIBUTE_CACHE_MAX_BYTES",
+    "ATTRIBUTE_ENCODINGS",
     "DEFAULT_ATTRIBUTE_LIMITS",
     "SCHEMA_COMPONENT",
     "SCHEMA_VERSION",
@@ -73,6 +75,10 @@ DEFAULT_ATTRIBUTE_LIMITS = ttlv.Limits(
 stored that could not be read back."""
 
 _STORAGE_VERSION = (1, 4)  # attributes are encoded with every field KMIP 1.4 knows
+
+ATTRIBUTE_ENCODINGS = 1024
+"""Single attributes whose stored bytes are remembered (``_AttributeEncodings``): the values
+new objects share, each a few dozen bytes."""
 
 ATTRIBUTE_CACHE_MAX_BYTES = 2048
 """Attributes encoded larger than this are decoded at every read, never remembered: the cache
@@ -140,16 +146,53 @@ class _Encoded:
     names: tuple[str, ...]
 
 
-def _encode(record: ObjectRecord, limits: ttlv.Limits) -> _Encoded:
+class _AttributeEncodings:
+    """The stored bytes of single attributes by (name, index, value type, value). Most
+    attributes of new objects repeat from one to the next (algorithm, length, usage mask,
+    Fresh, Sensitive, Lease Time, ...) and equal values of one type under one name encode to
+    the same bytes; an unhashable value is encoded every time. Bounded by starting afresh when
+    full (the values that repeat are back after one encoding each); every step is one dict
+    operation, atomic as such, so no lock."""
+
+    __slots__ = ("_capacity", "_entries")
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._entries: dict[tuple[object, ...], bytes] = {}
+
+    def encode(self, attribute: Attribute) -> bytes:
+        value = attribute.value
+        key = (attribute.name, attribute.index, type(value), value)
+        try:
+            found = self._entries.get(key)
+        except TypeError:  # unhashable
+            return struct_to_bytes(attribute, Tag.ATTRIBUTE, _STORAGE_VERSION)
+        if found is not None:
+            return found
+        encoded = struct_to_bytes(attribute, Tag.ATTRIBUTE, _STORAGE_VERSION)
+        entries = self._entries
+        if len(entries) >= self._capacity:
+            entries.clear()
+        entries[key] = encoded
+        return encoded
+
+
+def _encode(record: ObjectRecord, limits: ttlv.Limits, encodings: _AttributeEncodings) -> _Encoded:
+    # The record's Attribute structures, each encoded on its own (or remembered), are the items
+    # of the Template-Attribute: the bytes are those of the whole structure encoded at once.
+    parts: list[bytes] = []
+    nested = False
     try:
-        attributes = struct_to_bytes(
-            TemplateAttribute(attributes=record.attributes), Tag.TEMPLATE_ATTRIBUTE, _STORAGE_VERSION
-        )
+        for attribute in record.attributes:
+            parts.append(encodings.encode(attribute))
+            nested = nested or _nested(attribute.value)
+        body = b"".join(parts)
+        attributes = structure_header(Tag.TEMPLATE_ATTRIBUTE, len(body)) + body
     except (ModelError, ttlv.TTLVError, TypeError, AttributeError, ValueError) as exc:
         raise StorageError("refusing to store attributes that cannot be encoded") from exc
     if len(attributes) > limits.max_message_size:
         raise StorageError("the object's attributes exceed the store's size limit")
-    if any(_nested(attribute.value) for attribute in record.attributes):
+    if nested:
         # A custom value's structure has the depth and item count its creator chose: check
         # that it reads back under the limits (rare, so the cost of a decode is fine).
         try:
@@ -255,6 +298,7 @@ class SqliteObjectStore(ObjectStore):
         self._owns_database = owns_database
         self._limits = attribute_limits
         self._attributes = _AttributeCache(database.settings.attribute_cache, attribute_limits)
+        self._encodings = _AttributeEncodings(ATTRIBUTE_ENCODINGS)
         self._closed = False
 
     @classmethod
@@ -293,7 +337,7 @@ class SqliteObjectStore(ObjectStore):
 
     async def insert(self, record: ObjectRecord) -> None:
         self._check_open()
-        row = _encode(record, self._limits)
+        row = _encode(record, self._limits, self._encodings)
 
         def job(connection: sqlite3.Connection) -> None:
             found = connection.execute(
@@ -330,7 +374,7 @@ class SqliteObjectStore(ObjectStore):
 
     async def replace(self, record: ObjectRecord, *, expected_revision: int) -> ObjectRecord:
         self._check_open()
-        row = _encode(record, self._limits)
+        row = _encode(record, self._limits, self._encodings)
 
         def job(connection: sqlite3.Connection) -> None:
             found = connection.execute(
