@@ -286,11 +286,13 @@ def new_object_attributes(
 
     The State follows section 3.22 transition 1: Pre-Active, or Active at once when the
     Activation Date given has passed (and Deactivated when the Deactivation Date has too)."""
-    given: dict[str, list[AttributeValue]] = {}
+    # The Attribute objects given are kept as they are unless they carry an Attribute Index
+    # (stored attributes have none: the n-th instance of a name has index n).
+    given: dict[str, list[Attribute]] = {}
     for attribute in client_attributes:
-        given.setdefault(attribute.name, []).append(attribute.value)
+        given.setdefault(attribute.name, []).append(attribute)
     for attribute in server_set:
-        given[attribute.name] = [attribute.value]
+        given[attribute.name] = [attribute]
 
     def applies(name: str) -> bool:
         rule = ATTRIBUTES[name]
@@ -298,7 +300,7 @@ def new_object_attributes(
 
     def default(name: str, value: AttributeValue) -> None:
         if name not in given and applies(name):
-            given[name] = [value]
+            given[name] = [Attribute(name=name, value=value)]
 
     default("Initial Date", now)
     default("Last Change Date", now)
@@ -312,9 +314,11 @@ def new_object_attributes(
     default("Sensitive", False)
     default("Extractable", True)
     if applies("Always Sensitive"):
-        given["Always Sensitive"] = [bool(given["Sensitive"][0])]
+        sensitive = bool(given["Sensitive"][0].value)
+        given["Always Sensitive"] = [Attribute(name="Always Sensitive", value=sensitive)]
     if applies("Never Extractable"):
-        given["Never Extractable"] = [not given["Extractable"][0]]
+        never = not given["Extractable"][0].value
+        given["Never Extractable"] = [Attribute(name="Never Extractable", value=never)]
 
     activation = _date(given, "Activation Date")
     deactivation = _date(given, "Deactivation Date")
@@ -322,7 +326,9 @@ def new_object_attributes(
     if object_type not in ATTRIBUTES["State"].applies_to:
         state = State.PRE_ACTIVE  # Opaque Objects have no State attribute; the record keeps one
     attributes = tuple(
-        Attribute(name=name, value=value) for name, values in given.items() for value in values
+        attribute if attribute.index is None else Attribute(name=attribute.name, value=attribute.value)
+        for instances in given.values()
+        for attribute in instances
     )
     return state, attributes
 
@@ -341,9 +347,10 @@ def transitioned(record: ObjectRecord, event: Event, now: int) -> ObjectRecord:
     return dataclasses.replace(record, state=step.state, attributes=attributes, material=material)
 
 
-def _date(given: dict[str, list[AttributeValue]], name: str) -> int | None:
-    values = given.get(name)
-    return values[0] if values and isinstance(values[0], int) else None
+def _date(given: dict[str, list[Attribute]], name: str) -> int | None:
+    instances = given.get(name)
+    value = instances[0].value if instances else None
+    return value if isinstance(value, int) else None
 
 
 def _object_bytes(managed_object: ManagedObject) -> bytes:
