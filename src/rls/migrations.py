@@ -12,6 +12,9 @@ Invariants:
 - The system tables (ivk_versions, seal_config) hold no tenant: FORCEd row-level security with
   one policy for the application role only, and privileges for it only, so that no other role,
   the owner included, reads an IVK blob or the seal configuration.
+- Migration 2 adds the one-round-trip reads (``scoped_get_object``, ``scoped_find_by_name``):
+  ``SECURITY INVOKER`` functions that scope their own transaction to the tenant they are given
+  (as ``rls.tenant.set_tenant`` does) before reading, so the policies apply as to any query.
 - The only paths across tenants are three ``SECURITY DEFINER`` functions (the operator scans of
   ``HierarchyStore``: tenant roots by page, roots wrapped under old IVK versions, references
   to one IVK version). They run as the owner, whose one extra policy lets it read tenant roots,

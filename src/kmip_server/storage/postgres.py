@@ -3,9 +3,12 @@
 Invariants:
 - The Core logs in as the application role (``rls.roles``): row-level security, not only our
   ``WHERE`` clauses, keeps each tenant's rows apart. Every call on a tenant-owned row runs in a
-  tenant-scoped transaction (``rls.tenant``); the scope ends with the transaction, and the
-  pool resets every connection (``RESET ALL``, ``SET SESSION AUTHORIZATION DEFAULT``, ...)
-  before it is handed out again, so no tenant and no session setting outlives its call.
+  tenant-scoped transaction (``rls.tenant``), or, for the hot reads (Get, Locate by name), is
+  one call of a schema function that scopes its own statement the same way (one round trip);
+  the scope ends with the transaction. The pool resets a connection (``RESET ALL``,
+  ``SET SESSION AUTHORIZATION DEFAULT``, ...) before it is handed out again, unless its last
+  use was one of those fixed function calls, which leave no session state; so no tenant and no
+  session setting outlives its call.
 - Every statement also names the tenant itself (as the SQLite store does): the policies are
   the second wall, not the only one.
 - One ``PostgresDatabase`` (one asyncpg pool) is shared by the object store and the hierarchy
