@@ -16,7 +16,7 @@ def test_the_fast_rows_are_exactly_what_the_encoder_writes() -> None:
     factory = bench_storage.RowFactory()
     factory.verify(5000)  # raises on any difference
     row = next(factory.rows(41, 42, tenants=10))
-    assert row[:6] == (42, bench_storage.uid_of(41), "tenant-0001", "service-6", 2, 2)  # symmetric key, active
+    assert row[:6] == (42, bench_storage.uid_of(41), "tenant-0001", "service-6", 2, 2)  # key, active
     assert bench_storage.decode_attributes(row[6]) == bench_storage.attributes_of(41)
 
 
