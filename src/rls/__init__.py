@@ -2,11 +2,14 @@
 
 - ``rls.roles``: the owner role and the application role (``Roles``).
 - ``rls.migrations``: the schema as ordered migrations (``MIGRATIONS``), with its policies.
-- ``rls.runner``: the runner (``migrate``), idempotent, recording versions in a table;
-  ``schema_state`` for a store that checks the database before it serves.
-- ``rls.tenant``: ``tenant_transaction`` / ``set_tenant``, the only way to see a tenant's rows.
+- ``rls.runner``: the runner (``migrate``, ``migrate_database`` for ``openkcm db migrate``),
+  idempotent, recording versions in a table; ``schema_state`` for a store that checks the
+  database before it serves.
+- ``rls.tenant``: ``tenant_transaction`` / ``set_tenant``: how a transaction comes to see one
+  tenant's rows (the schema's ``scoped_*`` read functions do the same inside the server).
 
-Imports the standard library only; the asyncpg connection is passed in by the caller.
+Imports the standard library only; asyncpg connections are passed in by the caller (only
+``migrate_database`` and ``database_state`` open one themselves, importing asyncpg then).
 """
 
 from rls.migrations import LATEST_VERSION, MIGRATIONS, SCHEMA, Migration
