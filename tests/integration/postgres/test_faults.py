@@ -46,7 +46,7 @@ LOAD_BEFORE_RESTART = 1.0  # seconds of load before the restart, and after it is
 STORE_MESSAGES = (
     "the database is unreachable",
     "storage timed out",
-    "the database connection failed while committing",
+    "the database connection failed while committing: the write may not be stored",
 )
 
 
