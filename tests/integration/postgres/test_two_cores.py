@@ -38,6 +38,7 @@ from tests.support.server import (
     text,
     uid_payload,
 )
+from ttlv.item import Item, ItemType
 from ttlv.kmip14 import Operation, ResultStatus, State, Tag
 
 pytestmark = pytest.mark.integration
@@ -178,6 +179,16 @@ def start_pair(cores: CoreProcesses, tmp_path: Path, env: dict[str, str]) -> tup
     return first, second
 
 
+NOTE = "x-note"
+
+
+def note_payload(uid: str, note: str) -> list[Item]:
+    attribute = Item(
+        Tag.ATTRIBUTE, ItemType.STRUCTURE, (text(Tag.ATTRIBUTE_NAME, NOTE), text(Tag.ATTRIBUTE_VALUE, note))
+    )
+    return [text(Tag.UNIQUE_IDENTIFIER, uid), attribute]
+
+
 def state_of(connection: RawConnection, uid: str) -> int:
     result = connection.call(
         Operation.GET_ATTRIBUTES, [text(Tag.UNIQUE_IDENTIFIER, uid), text(Tag.ATTRIBUTE_NAME, "State")]
@@ -197,12 +208,16 @@ def test_two_core_processes_serve_one_database_under_concurrent_load(tmp_path: P
     with CoreProcesses() as cores:
         pair = start_pair(cores, tmp_path, env)
         with RawConnection(pair[0]) as setup:
+            shared = setup.call(Operation.CREATE, create_aes_payload())
+            assert shared.status is ResultStatus.SUCCESS, shared.outcome()
+            annotated = str(shared.payload.find(Tag.UNIQUE_IDENTIFIER).value)  # type: ignore[union-attr]
             racers = []
             for _ in range(races):
                 created = setup.call(Operation.CREATE, create_aes_payload())
                 assert created.status is ResultStatus.SUCCESS, created.outcome()
                 racers.append(str(created.payload.find(Tag.UNIQUE_IDENTIFIER).value))  # type: ignore[union-attr]
         acknowledged: list[str] = []
+        notes: list[str] = []  # Add Attribute on one object from both Cores: each acknowledged one kept
         outcomes: dict[str, list[Operation]] = {uid: [] for uid in racers}
         failures: list[object] = []
         lock = threading.Lock()
@@ -223,6 +238,11 @@ def test_two_core_processes_serve_one_database_under_concurrent_load(tmp_path: P
                         if raced.status is ResultStatus.SUCCESS:
                             with lock:
                                 outcomes[racer].append(operation)
+                        note = f"{'ab'[pair.index(core)]}-{number}-{index}"
+                        added = connection.call(Operation.ADD_ATTRIBUTE, note_payload(annotated, note))
+                        if added.status is ResultStatus.SUCCESS:
+                            with lock:
+                                notes.append(note)
             except BaseException as exc:  # reported by the main thread
                 with lock:
                     failures.append(exc)
@@ -245,6 +265,16 @@ def test_two_core_processes_serve_one_database_under_concurrent_load(tmp_path: P
                     got = connection.call(Operation.GET, uid_payload(uid))
                     assert got.status is ResultStatus.SUCCESS, (uid, got.outcome())
         with RawConnection(pair[1]) as connection:
+            # No lost update: every acknowledged Add Attribute is there, each once.
+            stored = connection.call(
+                Operation.GET_ATTRIBUTES,
+                [text(Tag.UNIQUE_IDENTIFIER, annotated), text(Tag.ATTRIBUTE_NAME, NOTE)],
+            )
+            assert stored.status is ResultStatus.SUCCESS, stored.outcome()
+            assert stored.payload is not None
+            values = [str(a.find(Tag.ATTRIBUTE_VALUE).value) for a in stored.payload.find_all(Tag.ATTRIBUTE)]  # type: ignore[union-attr]
+            assert sorted(values) == sorted(notes)
+            assert len(notes) > threads_per_core * creates_each  # most of them got through, from both
             for uid, won in outcomes.items():
                 # Activate after Destroy and Destroy of an Active key are both refused: one winner.
                 assert len(won) <= 1, (uid, won)
