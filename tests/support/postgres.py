@@ -5,7 +5,8 @@ trust-authenticated superuser ``postgres`` on 127.0.0.1:5432) is used through:
 
 - ``PostgresSession``: per pytest process, one fresh database (``okt_<pid>_<random>``) and
   two fresh roles (owner, application), all dropped when the process exits; the default
-  schema (``openkcm``) is migrated at once. Its description
+  schema (``openkcm``) is migrated at once. A child process that needs it before its test
+  process made it creates it under the test process's pid, and the test process adopts it. Its description
   is exported in ``OPENKCM_TEST_POSTGRES_SESSION`` so that child processes (a store killed by
   SIGKILL, a Core subprocess) use the same database instead of making their own.
 - ``await session.new_schema(label)``: ``rls.runner`` run into a fresh schema of that
@@ -98,25 +99,49 @@ class PostgresSession:
 
 _current: PostgresSession | None = None
 
+# The test process (one per xdist worker) names its database after its own pid; a child process it
+# starts (a store killed by SIGKILL) inherits that pid, so a database the child happens to create
+# first is the test process's, adopted by it and dropped at its exit, never by the child.
+_ROOT_ENV = f"OPENKCM_TEST_POSTGRES_ROOT_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+os.environ.setdefault(_ROOT_ENV, str(os.getpid()))
 
-async def _create() -> PostgresSession:
-    tag = f"{PREFIX}{os.getpid()}_{secrets.token_hex(3)}"
-    created = PostgresSession(
+
+def _root_pid() -> int:
+    return int(os.environ[_ROOT_ENV])
+
+
+def _session_of(database: str) -> PostgresSession:
+    return PostgresSession(
         admin_dsn=ADMIN_DSN,
-        database=tag,
-        roles=Roles(owner=f"{tag}_owner", app=f"{tag}_app"),
-        owner_pid=os.getpid(),
+        database=database,
+        roles=Roles(owner=f"{database}_owner", app=f"{database}_app"),
+        owner_pid=_root_pid(),
     )
+
+
+async def _admin() -> Any:
     try:
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=CONNECT_TIMEOUT)
+        return await asyncpg.connect(ADMIN_DSN, timeout=CONNECT_TIMEOUT)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         pytest.skip(f"PostgreSQL is not reachable at {ADMIN_DSN} ({type(exc).__name__})")
+
+
+async def _create() -> PostgresSession:
+    """The root's session: one a child made already, or a new database (default schema migrated,
+    so that the roles exist from the start)."""
+    prefix = f"{PREFIX}{_root_pid()}_"
+    admin = await _admin()
     try:
+        existing = await admin.fetchval(
+            "SELECT min(datname) FROM pg_database WHERE starts_with(datname, $1)", prefix
+        )
+        if existing is not None:
+            return _session_of(existing)
         await _drop_orphans(admin)
-        await admin.execute(f"CREATE DATABASE {quote_identifier(tag)}")
+        created = _session_of(f"{prefix}{secrets.token_hex(3)}")
+        await admin.execute(f"CREATE DATABASE {quote_identifier(created.database)}")
     finally:
         await admin.close()
-    # The default schema, migrated at once: the roles exist from the start of the session.
     connection = await asyncpg.connect(created.superuser_dsn, timeout=CONNECT_TIMEOUT)
     try:
         await migrate(connection, created.roles)
@@ -149,10 +174,21 @@ async def _drop_orphans(admin: Any) -> None:
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             (databases if row["kind"] == "database" else roles).append(row["name"])
     for name in databases:
-        await admin.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)} WITH (FORCE)")
+        with contextlib.suppress(asyncpg.PostgresError):
+            await admin.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)} WITH (FORCE)")
     for name in sorted(roles, key=lambda role: not role.endswith("_app")):  # members before owners
         with contextlib.suppress(asyncpg.PostgresError):
             await admin.execute(f"DROP ROLE IF EXISTS {quote_identifier(name)}")
+
+
+_dropped_at_exit: set[str] = set()
+
+
+def _drop_at_exit(session: PostgresSession) -> None:
+    """In the root process only: drop ``session`` when the process exits (once)."""
+    if os.getpid() == session.owner_pid and session.database not in _dropped_at_exit:
+        _dropped_at_exit.add(session.database)
+        atexit.register(_at_exit, session)
 
 
 def _at_exit(session: PostgresSession) -> None:
@@ -175,7 +211,7 @@ async def session() -> PostgresSession:
             )
         else:
             _current = await _create()
-            atexit.register(_at_exit, _current)
+            _drop_at_exit(_current)
             os.environ[SESSION_ENV] = json.dumps(
                 {**dataclasses.asdict(_current), "roles": dataclasses.asdict(_current.roles)}
             )
@@ -187,19 +223,23 @@ def close_session() -> None:
     global _current  # noqa: PLW0603
     if _current is not None and _current.owner_pid == os.getpid():
         asyncio.run(_drop(_current))
+        _dropped_at_exit.discard(_current.database)
         os.environ.pop(SESSION_ENV, None)
         _current = None
 
 
 async def place_settings(place: Path, **overrides: Any) -> PostgresSettings:
-    """The schema kept for ``place`` (a test's directory): made on first use, then reused."""
+    """The schema kept for ``place`` (a test's directory): made on first use, then reused, also
+    by another process (the marker names the database and the schema)."""
     current = await session()
     marker = place / PLACE_FILE
     if marker.exists():
-        schema = json.loads(marker.read_text())["schema"]
-        return current.settings(schema, **overrides)
+        kept = json.loads(marker.read_text())
+        owner = current if kept["database"] == current.database else _session_of(kept["database"])
+        _drop_at_exit(owner)
+        return owner.settings(kept["schema"], **overrides)
     settings = await current.new_schema("place")
-    marker.write_text(json.dumps({"schema": settings.schema}))
+    marker.write_text(json.dumps({"database": current.database, "schema": settings.schema}))
     return dataclasses.replace(settings, **overrides) if overrides else settings
 
 
