@@ -6,7 +6,8 @@ What is checked, each only when the request gives it:
   Compromised ones SHALL NOT apply protection, so only processing usages remain; Pre-Active and
   destroyed ones none), and its dates do too (3.25, 3.26: no processing before the Process
   Start Date, no protection after the Protect Stop Date). ``USAGES_BY_STATE`` and
-  ``PROCESSING_USAGES`` are the tables.
+  ``PROCESSING_USAGES`` are the tables, shared with every cryptographic operation
+  (``crypto.usage``).
 - Usage Limits Count: the object's remaining count (3.21) covers it; no Usage Limits, no limit.
 - Lease Time: a lease that a batched Obtain Lease would grant (4.10): the object's state lets
   it be leased at all, and the lease asked is at most the object's Lease Time (3.20: the
@@ -24,9 +25,7 @@ is Illegal Operation (11.11 "Check cannot be performed on this object").
 
 from __future__ import annotations
 
-import functools
-import operator
-
+from kmip_server.crypto.usage import PROCESSING_USAGES, USAGES_BY_STATE
 from kmip_server.errors import IllegalOperation, PermissionDenied
 from kmip_server.identity import Role
 from kmip_server.model import CheckRequestPayload, CheckResponsePayload, UsageLimits
@@ -35,34 +34,9 @@ from kmip_server.objects import first_value
 from kmip_server.operations.context import HandlerSpec, OperationContext, required_identifier
 from kmip_server.operations.obtain_lease import granted_lease, lease_refusal
 from kmip_server.storage.objects import ObjectRecord
-from ttlv.kmip14 import CryptographicUsageMask, Operation, State
+from ttlv.kmip14 import Operation
 
 __all__ = ["PROCESSING_USAGES", "SPEC", "USAGES_BY_STATE", "handle", "refusals"]
-
-_U = CryptographicUsageMask
-PROCESSING_USAGES = (
-    _U.VERIFY
-    | _U.DECRYPT
-    | _U.UNWRAP_KEY
-    | _U.MAC_VERIFY
-    | _U.VALIDATE_CRYPTOGRAM
-    | _U.TRANSLATE_DECRYPT
-    | _U.TRANSLATE_UNWRAP
-)
-"""Usages that process protected data (3.22: decryption, verification, unwrapping, MAC
-verification); every other usage applies protection."""
-
-_EVERY_USAGE = functools.reduce(operator.or_, _U, _U(0))
-
-USAGES_BY_STATE: dict[State, CryptographicUsageMask] = {
-    State.PRE_ACTIVE: _U(0),  # SHALL NOT be used for any cryptographic purpose
-    State.ACTIVE: _EVERY_USAGE,  # all that the mask allows
-    State.DEACTIVATED: PROCESSING_USAGES,  # SHALL NOT apply protection
-    State.COMPROMISED: PROCESSING_USAGES,  # SHALL NOT apply protection
-    State.DESTROYED: _U(0),
-    State.DESTROYED_COMPROMISED: _U(0),
-}
-"""State -> the usages an object in it may be checked for (3.22)."""
 
 
 def _usage_refused(record: ObjectRecord, wanted: int, now: int) -> bool:
