@@ -280,16 +280,32 @@ class CoreProcesses:
         self.close()
 
 
-@pytest.fixture(scope="session")
-def core_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreProcess]:
-    """One Core shared by the tests that see this fixture: they never assume it is empty. At the
-    end it must still run and stop cleanly on SIGTERM (exit status 0)."""
+@contextlib.contextmanager
+def shared_core(
+    tmp_path_factory: pytest.TempPathFactory, label: str, env: Mapping[str, str] | None = None
+) -> Iterator[CoreProcess]:
+    """A Core shared by the tests that see it: they never assume it is empty. At the end it must
+    still run and stop cleanly on SIGTERM (exit status 0)."""
     with CoreProcesses() as cores:
-        core = cores.start(tmp_path_factory.mktemp("core") / "dev", label="shared-core")
+        core = cores.start(tmp_path_factory.mktemp(label) / "dev", label=label, env=env)
         yield core
         assert core.alive(), core.output()
         code = core.terminate()
         assert code == 0, core.output()
+
+
+@pytest.fixture(scope="session")
+def core_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreProcess]:
+    """One Core on the embedded storage (SQLite), shared (see ``shared_core``)."""
+    with shared_core(tmp_path_factory, "shared-core") as core:
+        yield core
+
+
+@pytest.fixture(scope="session")
+def sqlite_core_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreProcess]:
+    """``core_server`` under a name a package can still reach after overriding ``core_server``."""
+    with shared_core(tmp_path_factory, "sqlite-core") as core:
+        yield core
 
 
 def postgres_env(settings: PostgresSettings) -> dict[str, str]:
@@ -316,14 +332,8 @@ def postgres_core_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
         return await (await session()).new_schema("core")
 
     settings = asyncio.run(new_schema())
-    with CoreProcesses() as cores:
-        core = cores.start(
-            tmp_path_factory.mktemp("pg-core") / "dev", label="shared-pg-core", env=postgres_env(settings)
-        )
+    with shared_core(tmp_path_factory, "shared-pg-core", postgres_env(settings)) as core:
         yield core
-        assert core.alive(), core.output()
-        code = core.terminate()
-        assert code == 0, core.output()
 
 
 # -- extra client certificates --------------------------------------------------------------------

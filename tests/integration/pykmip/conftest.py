@@ -1,4 +1,5 @@
-"""Fixtures of the PyKMIP suite: one shared Core for the package, PyKMIP clients at 1.2 and 1.4."""
+"""Fixtures of the PyKMIP suite: the whole suite runs on a Core over each storage (SQLite, the
+embedded default, and PostgreSQL), with PyKMIP clients at 1.2 and 1.4."""
 
 from __future__ import annotations
 
@@ -14,12 +15,20 @@ from tests.support.server import (
     KMIP_1_4,
     CoreProcess,
     RawConnection,
-    core_server,
+    postgres_core_server,
     pykmip_client,
     pykmip_proxy,
+    sqlite_core_server,
 )
 
-__all__ = ["client", "core_server", "proxy", "raw", "version"]
+__all__ = ["client", "core_server", "postgres_core_server", "proxy", "raw", "sqlite_core_server", "version"]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def core_server(request: pytest.FixtureRequest) -> CoreProcess:
+    """The Core the suite drives: one per storage kind, each shared by the whole package."""
+    core: CoreProcess = request.getfixturevalue(f"{request.param}_core_server")
+    return core
 
 
 @pytest.fixture(params=[KMIP_1_2, KMIP_1_4], ids=["kmip-1.2", "kmip-1.4"])
