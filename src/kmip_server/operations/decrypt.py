@@ -24,10 +24,11 @@ from kmip_server.crypto.symmetric import (
     start_decryption,
     symmetric_key_material,
 )
-from kmip_server.crypto.usage import Usage, check_usage, use_key
-from kmip_server.errors import FeatureNotSupported, GeneralFailure, PermissionDenied
+from kmip_server.crypto.usage import Usage, use_key
+from kmip_server.errors import FeatureNotSupported, PermissionDenied
 from kmip_server.identity import Role
 from kmip_server.model import DecryptRequestPayload, DecryptResponsePayload
+from kmip_server.operations._cipher import resume_stream
 from kmip_server.operations.context import HandlerSpec, OperationContext, required_identifier
 from kmip_server.operations.encrypt import checked_data, gateway_access, refuse_gateway_fields
 from ttlv.kmip14 import ObjectType, Operation
@@ -88,23 +89,19 @@ async def _continue(
 ) -> DecryptResponsePayload:
     correlation = payload.correlation_value
     assert correlation is not None  # part_of returns MIDDLE or LAST only with one
-    streams = ctx.crypto.streams
-    opened = streams.take(
+    opened, stream, _record = await resume_stream(
+        ctx,
         correlation,
-        owner=owner_of(ctx.identity),
         operation=Operation.DECRYPT,
         unique_identifier=unique_identifier,
-        now=ctx.now,
+        usage=Usage.DECRYPT,
+        state_type=DecryptionStream,
+        kind="a decryption",
     )
-    stream = opened.state
-    if not isinstance(stream, DecryptionStream):
-        raise GeneralFailure("the stream is not a decryption")
-    record = await ctx.objects.load(unique_identifier, now=ctx.now)
-    check_usage(record, Usage.DECRYPT, ctx.now)
     if part is Part.LAST:
         return DecryptResponsePayload(unique_identifier=unique_identifier, data=stream.finish(data))
     out = stream.update(data)
-    streams.put_back(correlation, opened, ctx.now)
+    ctx.crypto.streams.put_back(correlation, opened, ctx.now)
     return DecryptResponsePayload(
         unique_identifier=unique_identifier, data=out, correlation_value=correlation
     )

@@ -29,16 +29,16 @@ from kmip_server.crypto.symmetric import (
     start_encryption,
     symmetric_key_material,
 )
-from kmip_server.crypto.usage import Usage, allocate_usage, check_usage, use_key
+from kmip_server.crypto.usage import Usage, allocate_usage, use_key
 from kmip_server.errors import (
     FeatureNotSupported,
-    GeneralFailure,
     InvalidField,
     MissingData,
     PermissionDenied,
 )
 from kmip_server.identity import Role
 from kmip_server.model import DecryptRequestPayload, EncryptRequestPayload, EncryptResponsePayload
+from kmip_server.operations._cipher import resume_stream
 from kmip_server.operations.context import HandlerSpec, OperationContext, required_identifier
 from ttlv.kmip14 import ObjectType, Operation
 
@@ -138,19 +138,15 @@ async def _continue(
 ) -> EncryptResponsePayload:
     correlation = payload.correlation_value
     assert correlation is not None  # part_of returns MIDDLE or LAST only with one
-    streams = ctx.crypto.streams
-    opened = streams.take(
+    opened, stream, record = await resume_stream(
+        ctx,
         correlation,
-        owner=owner_of(ctx.identity),
         operation=Operation.ENCRYPT,
         unique_identifier=unique_identifier,
-        now=ctx.now,
+        usage=Usage.ENCRYPT,
+        state_type=EncryptionStream,
+        kind="an encryption",
     )
-    stream = opened.state
-    if not isinstance(stream, EncryptionStream):
-        raise GeneralFailure("the stream is not an encryption")
-    record = await ctx.objects.load(unique_identifier, now=ctx.now)
-    check_usage(record, Usage.ENCRYPT, ctx.now)
     await allocate_usage(ctx.objects, record, Usage.ENCRYPT, now=ctx.now, data_length=len(data))
     if part is Part.LAST:
         out, tag = stream.finish(data)
@@ -158,7 +154,7 @@ async def _continue(
             unique_identifier=unique_identifier, data=out, authenticated_encryption_tag=tag
         )
     out = stream.update(data)
-    streams.put_back(correlation, opened, ctx.now)
+    ctx.crypto.streams.put_back(correlation, opened, ctx.now)
     return EncryptResponsePayload(
         unique_identifier=unique_identifier, data=out, correlation_value=correlation
     )
