@@ -73,7 +73,7 @@ from kmip_server.operations.create import KEY_LENGTHS, key_size_in_bytes
 from kmip_server.storage.objects import ObjectRecord
 from ttlv.kmip14 import CryptographicAlgorithm, KeyFormatType, LinkType, ObjectType, Operation
 
-__all__ = ["NOT_COPIED", "OFFSET_DATES", "SPEC", "handle", "replacement_dates"]
+__all__ = ["NOT_COPIED", "OFFSET_DATES", "SPEC", "handle", "renewed_usage_limits", "replacement_dates"]
 
 NOT_COPIED = frozenset(
     {
@@ -138,7 +138,8 @@ def replacement_dates(existing: tuple[Attribute, ...], offset: int | None, now: 
     return result
 
 
-def _usage_limits(existing: tuple[Attribute, ...]) -> list[Attribute]:
+def renewed_usage_limits(existing: tuple[Attribute, ...]) -> list[Attribute]:
+    """The replacement's Usage Limits: the existing key's total, with the count back at it."""
     limits = first_value(existing, "Usage Limits")
     if not isinstance(limits, UsageLimits):
         return []
@@ -204,7 +205,7 @@ async def _replacement(
         Attribute(name=a.name, value=a.value) for a in existing.attributes if a.name not in NOT_COPIED
     ]
     inherited += replacement_dates(existing.attributes, payload.offset, ctx.now)
-    inherited += _usage_limits(existing.attributes)
+    inherited += renewed_usage_limits(existing.attributes)
     names_moved = "Name" not in given
     if names_moved:
         inherited += [Attribute(name="Name", value=a.value) for a in existing.attributes if a.name == "Name"]

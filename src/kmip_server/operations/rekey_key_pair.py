@@ -54,7 +54,6 @@ from kmip_server.model import (
     Link,
     ReKeyKeyPairRequestPayload,
     ReKeyKeyPairResponsePayload,
-    UsageLimits,
 )
 from kmip_server.objects import (
     DESTROYED_STATES,
@@ -72,7 +71,12 @@ from kmip_server.operations.create_key_pair import (
     pair_attributes,
     store_pair,
 )
-from kmip_server.operations.rekey import NOT_COPIED, OFFSET_DATES, replacement_dates
+from kmip_server.operations.rekey import (
+    NOT_COPIED,
+    OFFSET_DATES,
+    renewed_usage_limits,
+    replacement_dates,
+)
 from kmip_server.storage.objects import ObjectRecord
 from ttlv.kmip14 import LinkType, ObjectType, Operation
 
@@ -122,17 +126,6 @@ async def _existing_public(ctx: OperationContext, private: ObjectRecord) -> Obje
     return public
 
 
-def _usage_limits(existing: tuple[Attribute, ...]) -> list[Attribute]:
-    limits = first_value(existing, "Usage Limits")
-    if not isinstance(limits, UsageLimits):
-        return []
-    total = limits.usage_limits_total
-    fresh = UsageLimits(
-        usage_limits_total=total, usage_limits_count=total, usage_limits_unit=limits.usage_limits_unit
-    )
-    return [Attribute(name="Usage Limits", value=fresh)]
-
-
 def _inherited(
     existing: ObjectRecord, template: tuple[Attribute, ...], offset: int | None, now: int
 ) -> tuple[tuple[Attribute, ...], bool]:
@@ -141,7 +134,7 @@ def _inherited(
     given = {attribute.name for attribute in template}
     copied = [Attribute(name=a.name, value=a.value) for a in existing.attributes if a.name not in NOT_COPIED]
     copied += replacement_dates(existing.attributes, offset, now)
-    copied += _usage_limits(existing.attributes)
+    copied += renewed_usage_limits(existing.attributes)
     names_moved = "Name" not in given
     if names_moved:
         copied += [Attribute(name="Name", value=a.value) for a in existing.attributes if a.name == "Name"]
