@@ -17,6 +17,7 @@ from kmip_server.errors import KmipError
 from kmip_server.hierarchy import HierarchyError
 from kmip_server.identity import UnknownIdentity
 from kmip_server.model import ModelError
+from kmip_server.storage.errors import StorageError
 from ttlv.kmip14 import ResultReason
 
 __all__ = ["TRANSLATIONS", "Failure", "translate"]
@@ -41,6 +42,15 @@ def _hierarchy(error: Exception) -> Failure:
     return error.result_reason, error.message
 
 
+def _storage(error: Exception) -> Failure:
+    """The store failed (unreachable, timed out, restarted mid-commit): a retryable condition the
+    client should hear about plainly, not as an internal error. Store errors carry no SQL and no
+    row data (storage/errors.py), so their text is safe to show; the cause stays in the log."""
+    assert isinstance(error, StorageError)
+    log.warning("storage failure: %s (cause: %s)", error, type(error.__cause__).__name__)
+    return error.result_reason, f"{error}; the request may be retried"
+
+
 def _identity(error: Exception) -> Failure:
     assert isinstance(error, UnknownIdentity)
     return error.result_reason, error.message
@@ -50,6 +60,7 @@ TRANSLATIONS: tuple[tuple[type[Exception], Callable[[Exception], Failure]], ...]
     (KmipError, _kmip),  # operations' failures (errors.py)
     (ModelError, _model),  # a request the message model could not take (model/errors.py)
     (HierarchyError, _hierarchy),  # sealed, tenant not linked or locked, unwrap failed...
+    (StorageError, _storage),  # the database is unreachable or timed out
     (UnknownIdentity, _identity),  # Permission Denied, nothing more
 )
 """Error family -> (Result Reason, Result Message)."""

@@ -30,6 +30,7 @@ from kmip_server.model import (
 )
 from kmip_server.model.errors import InvalidField as ModelInvalidField
 from kmip_server.operations import REGISTRY, HandlerSpec, OperationContext
+from kmip_server.storage.errors import StorageTimeout
 from tests.unit.engine.support import (
     OPERATOR,
     UNKNOWN,
@@ -192,6 +193,14 @@ def test_translation_table_covers_every_error_family() -> None:
     assert translate(ModelInvalidField("Name: wrong item type")) == (
         ResultReason.INVALID_FIELD,
         "Name: wrong item type",
+    )
+    # A store that is down or slow is said plainly (General Failure), not as an internal error,
+    # and nothing of the cause (SQL, driver text) reaches the client.
+    outage = StorageTimeout()
+    outage.__cause__ = OSError("connection refused by 10.0.0.7: secret dsn")
+    assert translate(outage) == (
+        ResultReason.GENERAL_FAILURE,
+        "storage timed out; the request may be retried",
     )
 
 
