@@ -89,6 +89,7 @@ from loadtests.bench_server import (
     print_ratios,
     print_table,
 )
+from loadtests.common import comma_names, comma_positive_ints
 from loadtests.loadgen import (
     LoadSpec,
     TlsTarget,
@@ -338,37 +339,19 @@ def runnable(server: str, chosen: Sequence[str]) -> list[str]:
     return [name for name in chosen if name not in UNSUPPORTED.get(server, frozenset())]
 
 
-def _ints(text: str) -> list[int]:
-    values = [int(part) for part in text.split(",") if part]
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("give positive integers separated by commas")
-    return values
-
-
-def _names(allowed: Sequence[str]) -> Callable[[str], list[str]]:
-    def parse(text: str) -> list[str]:
-        names = [part for part in text.split(",") if part]
-        unknown = [name for name in names if name not in allowed]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)}")
-        return names
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m loadtests.bench_crypto", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
     parser.add_argument("--quick", action="store_true", help="short cells: a smoke run")
-    parser.add_argument("--connections", type=_ints, default=[1, 64], help="default 1,64")
+    parser.add_argument("--connections", type=comma_positive_ints, default=[1, 64], help="default 1,64")
     parser.add_argument("--duration", type=float, help="measured seconds per cell (default 5; quick 2)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per cell (default 1; quick 0.5)")
     parser.add_argument("--repeats", type=int, help="runs per cell, servers alternating (default 3; quick 1)")
     parser.add_argument("--workers", type=int, default=2, help="our Core's worker processes (default 2)")
     parser.add_argument("--client-processes", default="auto", help="load generator processes (default auto)")
-    parser.add_argument("--operations", type=_names(OPERATIONS), default=list(OPERATIONS))
-    parser.add_argument("--servers", type=_names(SERVERS), default=list(SERVERS))
+    parser.add_argument("--operations", type=comma_names(OPERATIONS), default=list(OPERATIONS))
+    parser.add_argument("--servers", type=comma_names(SERVERS), default=list(SERVERS))
     return parser
 
 

@@ -57,6 +57,7 @@ from typing import Self
 from kmip_server.admin import AdminError, AdminUnavailable, admin_sockets, call
 from kmip_server.dev import DEV_TENANTS, TRUST_DOMAIN
 from kmip_server.devpki import DevClient, DevPKI, ensure_dev_pki
+from loadtests.common import comma_names, comma_positive_ints
 from loadtests.loadgen import (
     KMIP_1_2,
     LoadResult,
@@ -569,29 +570,12 @@ def profile_ours(
 # -- main ---------------------------------------------------------------------------------------
 
 
-def _ints(text: str) -> list[int]:
-    values = [int(part) for part in text.split(",") if part.strip()]
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("a comma-separated list of positive integers")
-    return values
-
-
-def _names(allowed: Sequence[str]) -> Callable[[str], list[str]]:
-    def parse(text: str) -> list[str]:
-        names = [part.strip() for part in text.split(",") if part.strip()]
-        if not names or any(name not in allowed for name in names):
-            raise argparse.ArgumentTypeError(f"a comma-separated list of {', '.join(allowed)}")
-        return names
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m loadtests.bench_server", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
     parser.add_argument("--quick", action="store_true", help="short cells: a smoke run")
-    parser.add_argument("--connections", type=_ints, default=[1, 8, 64], help="default 1,8,64")
+    parser.add_argument("--connections", type=comma_positive_ints, default=[1, 8, 64], help="default 1,8,64")
     parser.add_argument("--duration", type=float, help="measured seconds per cell (default 6; quick 2)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per cell (default 1.5; quick 0.5)")
     parser.add_argument(
@@ -605,15 +589,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="load generator processes (default auto: 1 below 64 connections, else 2)",
     )
-    parser.add_argument("--operations", type=_names(tuple(OPERATIONS)), default=list(OPERATIONS))
-    parser.add_argument("--servers", type=_names(SERVERS), default=list(SERVERS))
+    parser.add_argument("--operations", type=comma_names(tuple(OPERATIONS)), default=list(OPERATIONS))
+    parser.add_argument("--servers", type=comma_names(SERVERS), default=list(SERVERS))
     parser.add_argument(
         "--tls",
         type=lambda s: TlsVersion.TLS1_3 if s == "1.3" else TlsVersion.TLS1_2,
         default=TlsVersion.TLS1_2,
         help="highest TLS version the client offers: 1.2 (default, both servers) or 1.3 (ours only)",
     )
-    parser.add_argument("--profile", type=_names(tuple(OPERATIONS)), help="also cProfile our Core for these")
+    parser.add_argument(
+        "--profile", type=comma_names(tuple(OPERATIONS)), help="also cProfile our Core for these"
+    )
     parser.add_argument("--profile-connections", type=int, default=8, help="connections while profiling")
     parser.add_argument("--require-targets", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
