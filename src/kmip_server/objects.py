@@ -494,7 +494,7 @@ class TenantObjects:
             service=self.service,
             object_type=object_type_of(managed_object),
             state=state,
-            attributes=tuple(a for a in attributes if a.name not in RECORD_FIELDS),
+            attributes=tuple([a for a in attributes if a.name not in RECORD_FIELDS]),
             material=blob,
         )
         await self._store.insert(record)

@@ -182,10 +182,13 @@ def _encode(record: ObjectRecord, limits: ttlv.Limits, encodings: _AttributeEnco
     # of the Template-Attribute: the bytes are those of the whole structure encoded at once.
     parts: list[bytes] = []
     nested = False
+    encode = encodings.encode
     try:
         for attribute in record.attributes:
-            parts.append(encodings.encode(attribute))
-            nested = nested or _nested(attribute.value)
+            parts.append(encode(attribute))
+            value = attribute.value
+            if isinstance(value, Item) and value.type is ItemType.STRUCTURE:
+                nested = True
         body = b"".join(parts)
         attributes = structure_header(Tag.TEMPLATE_ATTRIBUTE, len(body)) + body
     except (ModelError, ttlv.TTLVError, TypeError, AttributeError, ValueError) as exc:
@@ -210,10 +213,6 @@ def _encode(record: ObjectRecord, limits: ttlv.Limits, encodings: _AttributeEnco
         revision=record.revision,
         names=tuple(dict.fromkeys(record.names)),
     )
-
-
-def _nested(value: object) -> bool:
-    return isinstance(value, Item) and value.type is ItemType.STRUCTURE
 
 
 def _decode_attributes(blob: bytes, limits: ttlv.Limits) -> tuple[Attribute, ...]:
