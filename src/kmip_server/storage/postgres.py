@@ -556,7 +556,9 @@ class _HierarchySql(_Statements):
         " sovereign_binding, sovereign_ivk, active_binding, active_ivk, linked, last_l1_check,"
         " l1_state, l1_state_at, created_at, revision)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0)"
-        " ON CONFLICT (tenant_id) DO NOTHING"
+        # No conflict target: racing creations of one root collide on tenant_id or on l2_id,
+        # whichever unique index the insert reaches first; either way the loser just loses.
+        " ON CONFLICT DO NOTHING"
     )
     update_root: str = (
         "UPDATE {schema}.tenant_roots SET keystore_kind = $1, l1_key_id = $2,"
