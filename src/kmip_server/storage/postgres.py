@@ -48,7 +48,6 @@ from kmip_server.storage.errors import StorageClosed, StorageError, StorageTimeo
 from kmip_server.storage.hierarchy import (
     IvkRecord,
     IvkState,
-    L1State,
     ServiceKeyRecord,
     ServiceKeyState,
     TenantRootRecord,
@@ -61,6 +60,13 @@ from kmip_server.storage.objects import (
     ObjectStore,
 )
 from kmip_server.storage.postgres_settings import DEFAULT_TIMEOUT, PostgresSettings
+from kmip_server.storage.rows import (
+    ivk_from_row,
+    seal_config_from_row,
+    service_key_from_row,
+    tenant_root_from_row,
+    wrapping_version,
+)
 from kmip_server.storage.sqlite_objects import DEFAULT_ATTRIBUTE_LIMITS
 from rls.migrations import LATEST_VERSION
 from rls.roles import quote_identifier
@@ -68,8 +74,7 @@ from rls.runner import schema_state
 from rls.tenant import set_tenant
 from ttlv.item import Item, ItemType
 from ttlv.kmip14 import ObjectType, State, Tag
-from unseal.blob import UnwrapError, peek
-from unseal.records import SealConfig, SealMode
+from unseal.records import SealConfig
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -741,57 +746,6 @@ class PostgresObjectStore(ObjectStore):
 # -- the key hierarchy and the seal configuration --------------------------------------------------
 
 
-def _wrapping_version(blob: bytes | None) -> int | None:
-    """The IVK version a binding is wrapped under, indexed so the scrubber finds stale ones."""
-    if blob is None:
-        return None
-    try:
-        return peek(blob).wrapping_key_version
-    except UnwrapError:
-        raise StorageError("refusing to store a malformed blob") from None
-
-
-def _ivk(row: Any) -> IvkRecord:
-    return IvkRecord(
-        version=row[0],
-        state=IvkState(row[1]),
-        blob=row[2],
-        created_at=row[3],
-        wrap_count=row[4],
-        grace_at=row[5],
-        deprecated_at=row[6],
-        retired_at=row[7],
-    )
-
-
-def _root(row: Any) -> TenantRootRecord:
-    return TenantRootRecord(
-        tenant_id=row[0],
-        l2_id=row[1],
-        keystore_kind=row[2],
-        l1_key_id=row[3],
-        sovereign_binding=row[4],
-        active_binding=row[5],
-        linked=row[6],
-        last_l1_check=row[7],
-        l1_state=L1State(row[8]),
-        l1_state_at=row[9],
-        created_at=row[10],
-        revision=row[11],
-    )
-
-
-def _service_key(row: Any) -> ServiceKeyRecord:
-    return ServiceKeyRecord(
-        tenant_id=row[0],
-        service=row[1],
-        version=row[2],
-        state=ServiceKeyState(row[3]),
-        blob=row[4],
-        created_at=row[5],
-    )
-
-
 def _ivk_values(record: IvkRecord) -> tuple[object, ...]:
     return (
         record.version,
@@ -863,18 +817,7 @@ class PostgresHierarchyStore:
             row = await connection.fetchrow(sql.load_seal)
             if row is None:
                 return None
-            return SealConfig(
-                cluster_id=row[0],
-                region=row[1],
-                mode=SealMode(row[2]),
-                threshold=row[3],
-                share_count=row[4],
-                check_value=row[5],
-                seal_blob=row[6],
-                seal_keystore=row[7],
-                seal_key_id=row[8],
-                share_set_id=row[9],
-            )
+            return seal_config_from_row(row)
 
         return await self._run(job, readonly=True)
 
@@ -903,7 +846,7 @@ class PostgresHierarchyStore:
         sql = self._sql
 
         async def job(connection: Any) -> list[IvkRecord]:
-            return [_ivk(row) for row in await connection.fetch(sql.list_ivks)]
+            return [ivk_from_row(row) for row in await connection.fetch(sql.list_ivks)]
 
         return await self._run(job, readonly=True)
 
@@ -982,14 +925,14 @@ class PostgresHierarchyStore:
 
         async def job(connection: Any) -> TenantRootRecord | None:
             row = await connection.fetchrow(sql.get_root, tenant_id)
-            return None if row is None else _root(row)
+            return None if row is None else tenant_root_from_row(row)
 
         return await self._run(job, tenant=tenant_id, readonly=True)
 
     async def create_tenant_root(self, record: TenantRootRecord) -> bool:
         sql = self._sql
-        sovereign_ivk = _wrapping_version(record.sovereign_binding)
-        active_ivk = _wrapping_version(record.active_binding)
+        sovereign_ivk = wrapping_version(record.sovereign_binding)
+        active_ivk = wrapping_version(record.active_binding)
 
         async def job(connection: Any) -> None:
             status = await connection.execute(
@@ -1022,9 +965,9 @@ class PostgresHierarchyStore:
                     record.keystore_kind,
                     record.l1_key_id,
                     record.sovereign_binding,
-                    _wrapping_version(record.sovereign_binding),
+                    wrapping_version(record.sovereign_binding),
                     record.active_binding,
-                    _wrapping_version(record.active_binding),
+                    wrapping_version(record.active_binding),
                     record.linked,
                     record.last_l1_check,
                     int(record.l1_state),
@@ -1056,7 +999,8 @@ class PostgresHierarchyStore:
 
         async def job(connection: Any) -> list[TenantRootRecord]:
             return [
-                _root(row) for row in await connection.fetch(sql.scan_roots, after or "", limit, linked_only)
+                tenant_root_from_row(row)
+                for row in await connection.fetch(sql.scan_roots, after or "", limit, linked_only)
             ]
 
         return await self._run(job, readonly=True)
@@ -1068,7 +1012,7 @@ class PostgresHierarchyStore:
 
         async def job(connection: Any) -> list[TenantRootRecord]:
             rows = await connection.fetch(sql.scan_wrapped_below, ivk_version, after or "", limit)
-            return [_root(row) for row in rows]
+            return [tenant_root_from_row(row) for row in rows]
 
         return await self._run(job, readonly=True)
 
@@ -1078,7 +1022,8 @@ class PostgresHierarchyStore:
 
         async def job(connection: Any) -> list[ServiceKeyRecord]:
             return [
-                _service_key(row) for row in await connection.fetch(sql.list_service_keys, tenant_id, service)
+                service_key_from_row(row)
+                for row in await connection.fetch(sql.list_service_keys, tenant_id, service)
             ]
 
         return await self._run(job, tenant=tenant_id, readonly=True)

@@ -20,16 +20,22 @@ import asyncio
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from kmip_server.storage.errors import StorageClosed, StorageError, StorageTimeout
 from kmip_server.storage.hierarchy import (
     IvkRecord,
     IvkState,
-    L1State,
     ServiceKeyRecord,
     ServiceKeyState,
     TenantRootRecord,
+)
+from kmip_server.storage.rows import (
+    ivk_from_row,
+    seal_config_from_row,
+    service_key_from_row,
+    tenant_root_from_row,
+    wrapping_version,
 )
 from kmip_server.storage.sqlite_database import (
     DEFAULT_READERS,
@@ -37,8 +43,7 @@ from kmip_server.storage.sqlite_database import (
     SqliteDatabase,
     SqliteSettings,
 )
-from unseal.blob import UnwrapError, peek
-from unseal.records import SealConfig, SealMode
+from unseal.records import SealConfig
 
 T = TypeVar("T")
 
@@ -110,57 +115,6 @@ class _WriterView:
             raise StorageTimeout from None
 
 
-def _wrapping_version(blob: bytes | None) -> int | None:
-    """The IVK version a binding is wrapped under, indexed so the scrubber finds stale ones."""
-    if blob is None:
-        return None
-    try:
-        return peek(blob).wrapping_key_version
-    except UnwrapError:
-        raise StorageError("refusing to store a malformed blob") from None
-
-
-def _ivk(row: Sequence[Any]) -> IvkRecord:
-    return IvkRecord(
-        version=row[0],
-        state=IvkState(row[1]),
-        blob=row[2],
-        created_at=row[3],
-        wrap_count=row[4],
-        grace_at=row[5],
-        deprecated_at=row[6],
-        retired_at=row[7],
-    )
-
-
-def _root(row: Sequence[Any]) -> TenantRootRecord:
-    return TenantRootRecord(
-        tenant_id=row[0],
-        l2_id=row[1],
-        keystore_kind=row[2],
-        l1_key_id=row[3],
-        sovereign_binding=row[4],
-        active_binding=row[5],
-        linked=bool(row[6]),
-        last_l1_check=row[7],
-        l1_state=L1State(row[8]),
-        l1_state_at=row[9],
-        created_at=row[10],
-        revision=row[11],
-    )
-
-
-def _service_key(row: Sequence[Any]) -> ServiceKeyRecord:
-    return ServiceKeyRecord(
-        tenant_id=row[0],
-        service=row[1],
-        version=row[2],
-        state=ServiceKeyState(row[3]),
-        blob=row[4],
-        created_at=row[5],
-    )
-
-
 class SqliteStore:
     """``HierarchyStore`` and ``SealRecords`` in a SQLite database.
 
@@ -227,18 +181,7 @@ class SqliteStore:
             ).fetchone()
             if row is None:
                 return None
-            return SealConfig(
-                cluster_id=row[0],
-                region=row[1],
-                mode=SealMode(row[2]),
-                threshold=row[3],
-                share_count=row[4],
-                check_value=row[5],
-                seal_blob=row[6],
-                seal_keystore=row[7],
-                seal_key_id=row[8],
-                share_set_id=row[9],
-            )
+            return seal_config_from_row(row)
 
         return await self._read(job)
 
@@ -271,7 +214,7 @@ class SqliteStore:
                 "SELECT version, state, blob, created_at, wrap_count, grace_at, deprecated_at,"
                 " retired_at FROM ivk_versions ORDER BY version"
             )
-            return [_ivk(row) for row in rows]
+            return [ivk_from_row(row) for row in rows]
 
         return await self._read(job)
 
@@ -383,13 +326,13 @@ class SqliteStore:
                 " WHERE tenant_id = ?",
                 (tenant_id,),
             ).fetchone()
-            return None if row is None else _root(row)
+            return None if row is None else tenant_root_from_row(row)
 
         return await self._read(job)
 
     async def create_tenant_root(self, record: TenantRootRecord) -> bool:
-        sovereign_ivk = _wrapping_version(record.sovereign_binding)
-        active_ivk = _wrapping_version(record.active_binding)
+        sovereign_ivk = wrapping_version(record.sovereign_binding)
+        active_ivk = wrapping_version(record.active_binding)
 
         def job(connection: sqlite3.Connection) -> bool:
             cursor = connection.execute(
@@ -423,9 +366,9 @@ class SqliteStore:
                 record.keystore_kind,
                 record.l1_key_id,
                 record.sovereign_binding,
-                _wrapping_version(record.sovereign_binding),
+                wrapping_version(record.sovereign_binding),
                 record.active_binding,
-                _wrapping_version(record.active_binding),
+                wrapping_version(record.active_binding),
                 int(record.linked),
                 record.last_l1_check,
                 int(record.l1_state),
@@ -464,7 +407,7 @@ class SqliteStore:
                 " ORDER BY tenant_id LIMIT ?",
                 (after or "", int(linked_only), limit),
             )
-            return [_root(row) for row in rows]
+            return [tenant_root_from_row(row) for row in rows]
 
         return await self._read(job)
 
@@ -479,7 +422,7 @@ class SqliteStore:
                 " AND (sovereign_ivk < ? OR active_ivk < ?) ORDER BY tenant_id LIMIT ?",
                 (after or "", ivk_version, ivk_version, limit),
             )
-            return [_root(row) for row in rows]
+            return [tenant_root_from_row(row) for row in rows]
 
         return await self._read(job)
 
@@ -492,7 +435,7 @@ class SqliteStore:
                 " ORDER BY version",
                 (tenant_id, service),
             )
-            return [_service_key(row) for row in rows]
+            return [service_key_from_row(row) for row in rows]
 
         return await self._read(job)
 
