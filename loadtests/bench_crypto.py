@@ -89,7 +89,7 @@ from loadtests.bench_server import (
     print_ratios,
     print_table,
 )
-from loadtests.common import comma_names, comma_positive_ints
+from loadtests.common import add_generator_argument, choose_generator, comma_names, comma_positive_ints
 from loadtests.loadgen import (
     LoadSpec,
     TlsTarget,
@@ -352,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--client-processes", default="auto", help="load generator processes (default auto)")
     parser.add_argument("--operations", type=comma_names(OPERATIONS), default=list(OPERATIONS))
     parser.add_argument("--servers", type=comma_names(SERVERS), default=list(SERVERS))
+    add_generator_argument(parser)
     return parser
 
 
@@ -378,6 +379,7 @@ def _run_cell(  # noqa: PLR0917 - one call site, every argument named there
         processes=client_processes(args.client_processes, connections),
         warmup=args.warmup,
         duration=args.duration,
+        generator=args.generator,
     )
     samples: list[float] = []
     result = run_load(spec, on_window=lambda: samples.append(group_cpu_seconds(pgid)))
@@ -396,6 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "duration must be positive, warm-up not negative, workers and repeats at least 1", file=sys.stderr
         )
         return 2
+    args.generator = choose_generator(args.generator)
     table = workloads()
     cells: list[Cell] = []
     with _work_directory() as work, contextlib.ExitStack() as stack:
@@ -437,7 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             "  load: closed loop, persistent mutual-TLS 1.2 connections, KMIP 1.4 requests pre-encoded;"
             f" warm-up {args.warmup:g} s + {args.duration:g} s per cell; gcm-N = Encrypt N bytes"
-            " AES-256-GCM (Random IV, 16-byte tag), hmac = MAC HMAC-SHA256 of 64 bytes"
+            " AES-256-GCM (Random IV, 16-byte tag), hmac = MAC HMAC-SHA256 of 64 bytes;"
+            f" load generator: {args.generator}"
         )
         for name in args.operations:
             work_item = table[name]

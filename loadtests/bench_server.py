@@ -22,6 +22,9 @@ What runs, all on 127.0.0.1, in a fresh temporary directory removed at the end:
   same KMIP 1.2 request bytes: Create of an AES-256 key, and Get of one AES-256 key created
   once per server before any timing. For each (operation, connections) cell, the two servers
   run one after the other, so slow drifts of a shared machine fall on both alike.
+- ``--generator``: by default the C generator (``loadtests/kmip_loadgen.c``, one process, about
+  45 us of CPU per request, most of it the kernel's loopback TCP), so that the cores go to the
+  servers under test; ``--generator python`` is the uvloop one (about 110 us per request).
 
 The machine's cores are shared: the client processes and the servers compete for them, and
 the table shows the CPU each side used (in cores: CPU seconds per second of window) so the
@@ -57,7 +60,7 @@ from typing import Self
 from kmip_server.admin import AdminError, AdminUnavailable, admin_sockets, call
 from kmip_server.dev import DEV_TENANTS, TRUST_DOMAIN
 from kmip_server.devpki import DevClient, DevPKI, ensure_dev_pki
-from loadtests.common import comma_names, comma_positive_ints
+from loadtests.common import add_generator_argument, choose_generator, comma_names, comma_positive_ints
 from loadtests.loadgen import (
     KMIP_1_2,
     LoadResult,
@@ -394,6 +397,7 @@ def cell_spec(
         processes=client_processes(args.client_processes, connections),
         warmup=args.warmup,
         duration=args.duration,
+        generator=args.generator,
     )
 
 
@@ -591,6 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--operations", type=comma_names(tuple(OPERATIONS)), default=list(OPERATIONS))
     parser.add_argument("--servers", type=comma_names(SERVERS), default=list(SERVERS))
+    add_generator_argument(parser)
     parser.add_argument(
         "--tls",
         type=lambda s: TlsVersion.TLS1_3 if s == "1.3" else TlsVersion.TLS1_2,
@@ -617,6 +622,12 @@ def _work_directory(keep: bool) -> Iterator[Path]:
             yield Path(name)
 
 
+def _generator_words(args: argparse.Namespace) -> str:
+    if args.generator == "c":
+        return "C (loadtests/kmip_loadgen.c: one process, OpenSSL, epoll)"
+    return f"Python (uvloop), client processes: {args.client_processes}"
+
+
 def _sigterm_as_interrupt() -> None:
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -639,6 +650,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     _sigterm_as_interrupt()
+    args.generator = choose_generator(args.generator)
     cells: list[Cell] = []
     with _work_directory(args.keep) as work, contextlib.ExitStack() as stack:
         pki = make_pki(work / "core" / "pki")
@@ -691,7 +703,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"  load: closed loop, persistent mutual-TLS connections, KMIP 1.2 requests pre-encoded "
             f"(Create AES-256; Get of one AES-256 key), warm-up {args.warmup:g} s + {args.duration:g} s "
-            f"measured per cell; client processes: {args.client_processes}"
+            f"measured per cell; load generator: {_generator_words(args)}"
         )
         for operation in args.operations:
             for connections in args.connections:

@@ -1,11 +1,15 @@
-"""Command-line value parsers the benchmark commands share (``--connections 1,8,64``...)."""
+"""Command-line options the benchmark commands share (``--connections 1,8,64``, ``--generator``...)."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
 
-__all__ = ["comma_names", "comma_positive_ints"]
+from loadtests.loadgen import GeneratorUnavailable, build_c_generator
+
+__all__ = ["GENERATORS", "add_generator_argument", "choose_generator", "comma_names", "comma_positive_ints"]
+
+GENERATORS = ("auto", "c", "python")
 
 
 def comma_positive_ints(text: str) -> list[int]:
@@ -26,3 +30,28 @@ def comma_names(allowed: Sequence[str]) -> Callable[[str], list[str]]:
         return names
 
     return parse
+
+
+def add_generator_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--generator",
+        choices=GENERATORS,
+        default="auto",
+        help="load generator: c (one C process; built with cc and OpenSSL on first use), python "
+        "(uvloop client processes), or auto (default: c when it builds, else python)",
+    )
+
+
+def choose_generator(choice: str, say: Callable[[str], None] = print) -> str:
+    """The generator a run uses for ``--generator choice``: "c" or "python". ``auto`` falls back
+    to Python (saying why) when the C one cannot be built here; ``c`` then fails."""
+    if choice == "python":
+        return "python"
+    try:
+        build_c_generator()
+    except GeneratorUnavailable as exc:
+        if choice == "c":
+            raise SystemExit(f"--generator c: {exc}") from None
+        say(f"  the C load generator is unavailable ({exc}): using the Python one")
+        return "python"
+    return "c"

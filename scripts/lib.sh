@@ -13,6 +13,12 @@ ensure_system_packages() {
         as_root apt-get update -qq
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null
     fi
+    # A C compiler and OpenSSL's headers build the C load generator (loadtests/kmip_loadgen.c).
+    if [ ! -e /usr/include/openssl/ssl.h ] || ! command -v cc >/dev/null; then
+        echo "== installing gcc and libssl-dev"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev libssl-dev >/dev/null
+    fi
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -4,6 +4,10 @@ check of the hot path, and the statistics."""
 from __future__ import annotations
 
 import math
+import os
+import socket
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +21,17 @@ from kmip.core.messages import payloads as pk_payloads
 
 from loadtests.loadgen import (
     CellStats,
+    LoadSpec,
+    TlsTarget,
+    _c_error_text,
+    build_c_generator,
     create_aes256_request,
     discover_versions_request,
     fast_result,
     get_request,
     percentile,
     read_response,
+    run_load,
     split_connections,
     summarize,
 )
@@ -230,3 +239,48 @@ def test_split_connections_refuses_nothing_to_do() -> None:
         split_connections(0, 1)
     with pytest.raises(ValueError):
         split_connections(1, 0)
+
+
+def test_c_generator_builds_once_per_source(tmp_path: Path) -> None:
+    binary = build_c_generator(tmp_path)
+    assert binary.is_file()
+    assert os.access(binary, os.X_OK)
+    stamp = binary.stat().st_mtime_ns
+    assert build_c_generator(tmp_path) == binary
+    assert binary.stat().st_mtime_ns == stamp  # found, not rebuilt
+
+
+def test_c_generator_refuses_to_run_without_its_arguments(tmp_path: Path) -> None:
+    done = subprocess.run([str(build_c_generator(tmp_path))], capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "usage" in done.stderr
+
+
+def test_c_generator_reports_a_server_that_is_not_there(tmp_path: Path) -> None:
+    request = tmp_path / "request.ttlv"
+    request.write_bytes(get_request("x"))
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    arguments = ["127.0.0.1", str(port), "ca", "cert", "key", "localhost", "2", "ALL", str(request)]
+    arguments += [str(int(Operation.GET)), "1", "0", "0.1", "0.2", "1"]
+    done = subprocess.run(
+        [str(build_c_generator(tmp_path)), *arguments], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert done.stdout.startswith("failed ")  # here: the CA file cannot be loaded
+
+
+def test_c_generator_error_words_are_fast_results() -> None:
+    assert _c_error_text("Result Status #1") == "Result Status OPERATION_FAILED"
+    assert _c_error_text("Result Status #77") == "Result Status 77"
+    assert _c_error_text("response for another operation") == "response for another operation"
+    assert _c_error_text("Result Status #x") == "Result Status #x"
+
+
+def test_load_spec_refuses_an_unknown_generator() -> None:
+    spec = LoadSpec(
+        TlsTarget("127.0.0.1", 1, Path("ca"), Path("c"), Path("k")), b"", 1, 1, 1, 0, 1, generator="rust"
+    )
+    with pytest.raises(ValueError, match="unknown load generator"):
+        run_load(spec)
