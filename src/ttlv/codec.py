@@ -21,11 +21,19 @@ Invariants:
 - Tags must have 0x42 (KMIP) or 0x54 (extension) as their first byte (section 9.1.1.1);
   0x420000 is refused because Table 288 lists it as unused. Tags 0x420125-0x42FFFF are
   reserved for later KMIP versions and pass here; the message layer decides what it knows.
+
+The decode loop has two implementations with the same accepted inputs, Item trees and errors
+(class, message, offset, in the same order): ``_decode_span_py`` here, the reference, and
+``ttlv._speedups.decode_span``, the same loop in C, built by ``pip install`` where a compiler is
+at hand (setup.py; optional). ``decode`` and ``decode_prefix`` use the C one when it imports
+(``ACCELERATED`` says which); ``OPENKCM_TTLV_PURE=1`` in the environment at import forces the
+Python one. The tests run against both and compare them on arbitrary and mutated input.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import struct
 from collections.abc import Callable, Iterator
 from types import MemberDescriptorType
@@ -36,6 +44,7 @@ from ttlv.item import VALUE_TYPES, Item, ItemType
 from ttlv.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
+    "ACCELERATED",
     "HEADER_SIZE",
     "decode",
     "decode_prefix",
@@ -434,8 +443,11 @@ _ITEM_CACHE_SIZE = 1024
 _decoded_items: dict[bytes, Item] = {}
 
 
-def _decode_span(data: bytes, start: int, end: int, limits: Limits) -> Item:
-    """Decode the one item that occupies ``data[start:end]`` (its span was checked by the caller)."""
+def _decode_span_py(data: bytes, start: int, end: int, limits: Limits) -> Item:
+    """Decode the one item that occupies ``data[start:end]`` (its span was checked by the caller).
+
+    The reference implementation: ttlv/_speedups.c is this loop in C; change both together.
+    """
     max_items = limits.max_items
     max_depth = limits.max_depth
     unpack_header = _HEADER.unpack_from
@@ -575,3 +587,24 @@ def _decode_span(data: bytes, start: int, end: int, limits: Limits) -> Item:
         set_value(obj, value)
         items.append(obj)
     return root[0]
+
+
+DecodeSpan = Callable[[bytes, int, int, Limits], Item]
+
+
+def _load_decode_span_c() -> DecodeSpan | None:
+    """The C decode loop, or None if it was not built (or is turned off: OPENKCM_TTLV_PURE=1)."""
+    if os.environ.get("OPENKCM_TTLV_PURE") == "1":
+        return None
+    try:
+        from ttlv import _speedups  # noqa: PLC0415 -- optional: a build without a compiler lacks it
+    except ImportError:
+        return None
+    return _speedups.decode_span
+
+
+_decode_span_c = _load_decode_span_c()
+_decode_span: DecodeSpan = _decode_span_c or _decode_span_py
+
+ACCELERATED: bool = _decode_span_c is not None
+"""Whether ``decode`` and ``decode_prefix`` run the C decode loop (ttlv/_speedups.c)."""

@@ -4,6 +4,9 @@
 - any bytes, random or mutated from a valid encoding, decode or raise a TTLVError;
 - limits refuse huge declared lengths and deep nesting with memory bounded by the input;
 - the Framer yields the same messages however the stream is cut.
+
+Every test runs with each decode loop, Python and C (tests/support/ttlv_decoders.py);
+test_ttlv_differential.py compares the two directly.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.ttlv_decoders import ttlv_decoder  # noqa: F401 -- autouse: Python and C
 from ttlv import DEFAULT_LIMITS, Framer, Item, ItemType, Limits, decode, decode_prefix, dump, encode
 from ttlv.errors import LimitExceeded, MessageTooLarge, NestingTooDeep, TooManyItems, TTLVError
 

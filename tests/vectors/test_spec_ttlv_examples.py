@@ -2,7 +2,8 @@
 
 Each example must decode to the Item the spec describes and re-encode byte for byte.
 When the specification itself is at hand (the project's shared reference folder), the test
-also checks that every vector is copied faithfully from it.
+also checks that every vector is copied faithfully from it. Every test runs with each decode
+loop, Python and C (tests/support/ttlv_decoders.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.ttlv_decoders import ttlv_decoder  # noqa: F401 -- autouse: Python and C
 from ttlv import Item, ItemType, decode, encode
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "ttlv" / "spec-examples.json"

@@ -7,6 +7,7 @@ from enum import IntEnum, StrEnum
 
 import pytest
 
+from tests.support.ttlv_decoders import ttlv_decoder  # noqa: F401 -- autouse: Python and C
 from ttlv import DEFAULT_LIMITS, Item, ItemType, Limits, decode, decode_prefix, encode
 from ttlv.codec import tag_is_valid
 from ttlv.errors import (

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ttlv_decoders import ttlv_decoder  # noqa: F401 -- autouse: Python and C
 from tools.fuzz_ttlv import REGRESSION_DIR, SEED_DIR, check_input, seed_messages, walk_headers
 from ttlv import decode, encode
 from ttlv.errors import TTLVError

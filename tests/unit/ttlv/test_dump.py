@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.support.ttlv_decoders import ttlv_decoder  # noqa: F401 -- autouse: Python and C
 from ttlv import Item, ItemType, dump, dump_bytes, encode
 from ttlv.kmip14 import CryptographicAlgorithm, CryptographicUsageMask, Operation, Tag
 

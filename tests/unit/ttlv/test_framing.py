@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.support.ttlv_decoders import ttlv_decoder  # noqa: F401 -- autouse: Python and C
 from ttlv import Framer, Limits, decode
 from ttlv.errors import DecodeError, MessageTooLarge
 
