@@ -35,6 +35,10 @@ short repeats (30 of ~0.07 s by default) rather than a few long ones: a burst of
 then spoils a few repeats of each function, not its whole measurement. The
 garbage collector stays on, as in a server. Before any timing, every output is checked
 against PyKMIP's bytes, so a fast but wrong codec cannot score.
+
+TTLV decoding runs the C decode loop (ttlv/_speedups.c) when it is built, else the Python one;
+the header line says which (``ttlv.codec.ACCELERATED``); ``OPENKCM_TTLV_PURE=1`` measures the
+Python loop.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from kmip.core.utils import BytearrayStream
 from kmip_server import model
 from kmip_server.model.codec import Version
 from tests.support import pykmip_corpus as corpus
+from ttlv import codec as ttlv_codec
 from ttlv.codec import decode as ttlv_decode
 from ttlv.codec import encode as ttlv_encode
 from ttlv.codec import structure_header
@@ -306,9 +311,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = args.seconds if args.seconds is not None else (0.3 if args.quick else 2.0)
     repeats = args.repeats if args.repeats is not None else (5 if args.quick else 30)
 
+    loop = "C (ttlv._speedups)" if ttlv_codec.ACCELERATED else "Python"
     print(
         f"python {sys.version.split()[0]}; KMIP {VERSION[0]}.{VERSION[1]} messages; "
-        f"each cell: best of {repeats} over ~{seconds:g} s"
+        f"each cell: best of {repeats} over ~{seconds:g} s; "
+        f"TTLV decode loop: {loop} (ACCELERATED={ttlv_codec.ACCELERATED})"
     )
     rows = measure(seconds, repeats)
     print(table(rows))

@@ -13,10 +13,13 @@ consistent, then byte-level ones), and checks the oracle:
 - an accepted input re-encodes to the very same bytes, which decode to an equal Item;
 - ``dump`` renders any accepted Item; the ``Framer`` fed the input in pieces either yields
   whole messages or raises ``DecodeError``, never anything else;
-- the same holds under small limits (depth 3, 24 items, 512 bytes).
+- the same holds under small limits (depth 3, 24 items, 512 bytes);
+- when ``decode`` runs the C decode loop (ttlv/_speedups.c, ``ttlv.codec.ACCELERATED``), the
+  Python loop, its reference, gives the same Item or the same error (class, message, offset).
+  ``OPENKCM_TTLV_PURE=1`` fuzzes the Python loop alone; the first output line says which.
 
 A failing input is written to vectors/ttlv/regressions/ (named by its SHA-256) and
-tests/unit/ttlv/test_regressions.py replays every file there.
+tests/unit/ttlv/test_corpus.py replays every file there.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ttlv import Framer, Item, ItemType, Limits, decode, dump, encode
+from ttlv import Framer, Item, ItemType, Limits, codec, decode, dump, encode
 from ttlv.errors import DecodeError, TTLVError
 from ttlv.kmip14 import (
     CredentialType,
@@ -335,8 +338,10 @@ def check_input(data: bytes, pieces: list[int] | None = None) -> bool:
     for limits in (Limits(), SMALL_LIMITS):
         try:
             item = decode(data, limits)
-        except TTLVError:
+        except TTLVError as exc:
+            _check_reference(data, limits, exc)
             continue
+        _check_reference(data, limits, item)
         accepted = True
         again = encode(item)
         if again != data:
@@ -347,6 +352,33 @@ def check_input(data: bytes, pieces: list[int] | None = None) -> bool:
         dump(item, redact=False)
     _check_framer(data, pieces or [len(data)])
     return accepted
+
+
+def _check_reference(data: bytes, limits: Limits, accelerated: Item | TTLVError) -> None:
+    """If ``decode`` ran the C loop, the Python loop must have the same outcome."""
+    loop = codec._decode_span
+    if loop is codec._decode_span_py:
+        return
+    codec._decode_span = codec._decode_span_py
+    try:
+        reference: Item | TTLVError = decode(data, limits)
+    except TTLVError as exc:
+        reference = exc
+    finally:
+        codec._decode_span = loop
+    if isinstance(reference, Item) and isinstance(accelerated, Item):
+        # Equal Items, and equal encodings: a value of another Python type (1 for True) is
+        # equal but encodes differently or not at all.
+        if reference != accelerated or encode(reference) != encode(accelerated):
+            raise OracleFailure("the C and Python decode loops give different Items")
+    elif isinstance(reference, Item) or isinstance(accelerated, Item):
+        raise OracleFailure("one of the C and Python decode loops accepts what the other refuses")
+    elif (type(reference), str(reference), reference.offset) != (
+        type(accelerated),
+        str(accelerated),
+        accelerated.offset,
+    ):
+        raise OracleFailure("the C and Python decode loops raise different errors")
 
 
 def _check_framer(data: bytes, pieces: list[int]) -> None:
@@ -588,6 +620,8 @@ def run(seed: int, iterations: int, report_every: int) -> int:
             walks.append(walk_headers(data))
         except TTLVError:
             walks.append([])  # a regression input: byte-level mutations only
+    loop = "C (ttlv._speedups), checked against Python" if codec.ACCELERATED else "Python"
+    print(f"decode loop: {loop}", flush=True)
     counts = {"accepted": 0, "rejected": 0, "crashes": 0}
     crashes: set[bytes] = set()
     started = time.perf_counter()
