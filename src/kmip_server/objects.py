@@ -30,7 +30,14 @@ Invariants:
   name: its key material is gone and Destroy "MAY" drop its metadata altogether, so a key
   destroyed at the end of its life does not block its successor; Locate by name therefore
   finds the live object (``operations.locate``). ``ObjectSettings.unique_names`` turns the
-  rule off for clients whose test suites repeat names.
+  rule off for clients whose test suites repeat names. ``name_in_use`` is the fast path that
+  answers before any key is generated; the guarantee is the store's (``storage.objects``: a
+  write giving a live object a name another live object holds is ``DuplicateName``, checked in
+  the write's own transaction), which the operations answer with the same Result Reason, so
+  two requests racing for one name (on one Core or two) cannot both win.
+- A request that writes several records (Create Key Pair, Re-key, Re-key Key Pair, Derive Key)
+  writes them with one ``TenantObjects.write``: one transaction, all or nothing, so a crash
+  never leaves half of it (a Name on both the old and the new key, a link one way only).
 """
 
 from __future__ import annotations
@@ -63,7 +70,14 @@ from kmip_server.model import (
 )
 from kmip_server.model.codec import STRICT, Version, decode_struct, encode_struct, struct_to_bytes
 from kmip_server.model.objects import MANAGED_OBJECTS
-from kmip_server.storage.objects import ConcurrentUpdate, LocateQuery, ObjectRecord, ObjectStore
+from kmip_server.storage.objects import (
+    DESTROYED_STATES,
+    ConcurrentUpdate,
+    LocateQuery,
+    ObjectRecord,
+    ObjectStore,
+    Replacement,
+)
 from ttlv.item import Item
 from ttlv.kmip14 import (
     CryptographicUsageMask,
@@ -99,8 +113,6 @@ log = logging.getLogger(__name__)
 
 _STORED_VERSION: Version = (1, 4)  # managed objects are stored in the KMIP 1.4 encoding
 _MAX_SAVE_ATTEMPTS = 3  # date-driven write-backs that lose a race re-read this many times
-
-DESTROYED_STATES = frozenset({State.DESTROYED, State.DESTROYED_COMPROMISED})
 
 RECORD_FIELDS = frozenset({"Unique Identifier", "Object Type", "State"})
 """Attributes that are fields of ``ObjectRecord``, never stored in its attributes (and never
@@ -427,7 +439,9 @@ class TenantObjects:
             if updated is record:
                 return record
             try:
-                return await self._store.replace(updated, expected_revision=record.revision)
+                return await self._store.replace(
+                    updated, expected_revision=record.revision, unique_names=self.settings.unique_names
+                )
             except ConcurrentUpdate:
                 continue
         raise ConcurrentModification
@@ -481,14 +495,15 @@ class TenantObjects:
             zeroize(plain)
 
     # Writing ---------------------------------------------------------------------------------
-    async def create(
+    async def new_record(
         self, managed_object: ManagedObject, attributes: tuple[Attribute, ...], state: State
     ) -> ObjectRecord:
-        """Store a new object owned by this service, its material wrapped under the service's L3."""
+        """A new object owned by this service, its material wrapped under the service's L3, not
+        yet stored (``write`` stores it; ``create`` does both)."""
         unique_identifier = str(uuid.uuid4())
         plain = _object_bytes(managed_object)
         blob = await self._hierarchy.wrap_l4_async(self.tenant_id, self.service, unique_identifier, plain)
-        record = ObjectRecord(
+        return ObjectRecord(
             unique_identifier=unique_identifier,
             tenant_id=self.tenant_id,
             service=self.service,
@@ -497,38 +512,75 @@ class TenantObjects:
             attributes=tuple([a for a in attributes if a.name not in RECORD_FIELDS]),
             material=blob,
         )
-        await self._store.insert(record)
-        tenant_id = self.tenant_id
-        store = self._store
 
-        async def delete_created() -> None:
-            await store.delete(tenant_id, unique_identifier)
-
-        self._journal.record(delete_created)
+    async def create(
+        self, managed_object: ManagedObject, attributes: tuple[Attribute, ...], state: State
+    ) -> ObjectRecord:
+        """Store a new object owned by this service, its material wrapped under the service's L3
+        (``DuplicateName`` when another live object holds one of its names)."""
+        record = await self.new_record(managed_object, attributes, state)
+        await self.write(inserts=(record,))
         return record
 
-    async def discard(self, record: ObjectRecord) -> None:
-        """Remove an object that ``create`` made for this request, before anyone was told of it
-        (an operation that lost a race and starts over). Its journaled compensation then finds
-        nothing to delete, which is fine: deleting is idempotent."""
-        await self._store.delete(self.tenant_id, record.unique_identifier)
+    async def write(
+        self,
+        *,
+        inserts: Sequence[ObjectRecord] = (),
+        replaces: Sequence[tuple[ObjectRecord, ObjectRecord]] = (),
+    ) -> list[ObjectRecord]:
+        """Store new records (from ``new_record``) and changes (``after`` over ``before``, as
+        ``save``) in one transaction: all or nothing. ``ConcurrentModification`` if one of the
+        ``before`` changed since it was read, ``DuplicateName`` if a name is another live
+        object's; then nothing is stored. Returns the ``after`` records as stored. Journaled:
+        undo deletes the new records, then puts each ``before`` back."""
+        pairs: list[Replacement] = [(after, before.revision) for before, after in replaces]
+        try:
+            stored = await self._store.write_many(
+                inserts=inserts, replaces=pairs, unique_names=self.settings.unique_names
+            )
+        except ConcurrentUpdate:
+            raise ConcurrentModification from None
+        store, tenant_id, unique_names = self._store, self.tenant_id, self.settings.unique_names
+        created = [record.unique_identifier for record in inserts]
+        restores = [(before, written) for (before, _after), written in zip(replaces, stored, strict=True)]
+
+        async def undo() -> None:
+            # The new records first: the names they took are free again for the old ones.
+            for unique_identifier in created:
+                await store.delete(tenant_id, unique_identifier)
+            for before, written in restores:
+                await _restore(store, before, written, unique_names=unique_names)
+
+        self._journal.record(undo)
+        return stored
 
     async def save(self, before: ObjectRecord, after: ObjectRecord) -> ObjectRecord:
         """Store ``after`` over ``before`` (same object; ``ConcurrentModification`` if it changed
-        since ``before`` was read). Journaled: undo puts ``before`` back."""
+        since ``before`` was read, ``DuplicateName`` if it gains a name another live object
+        holds). Journaled: undo puts ``before`` back."""
+        unique_names = self.settings.unique_names
         try:
-            stored = await self._store.replace(after, expected_revision=before.revision)
+            stored = await self._store.replace(
+                after, expected_revision=before.revision, unique_names=unique_names
+            )
         except ConcurrentUpdate:
             raise ConcurrentModification from None
         store = self._store
 
         async def restore() -> None:
-            # Later compensations of this request may have put back our own version with a new
-            # revision: what must match is the content we wrote, not the revision number.
-            current = await store.get(before.tenant_id, before.unique_identifier)
-            if current is None or dataclasses.replace(current, revision=stored.revision) != stored:
-                raise ConcurrentUpdate
-            await store.replace(before, expected_revision=current.revision)
+            await _restore(store, before, stored, unique_names=unique_names)
 
         self._journal.record(restore)
         return stored
+
+
+async def _restore(
+    store: ObjectStore, before: ObjectRecord, written: ObjectRecord, *, unique_names: bool
+) -> None:
+    """Put ``before`` back over ``written``. Later compensations of this request may have put
+    back our own version with a new revision: what must match is the content we wrote, not the
+    revision number."""
+    current = await store.get(before.tenant_id, before.unique_identifier)
+    if current is None or dataclasses.replace(current, revision=written.revision) != written:
+        raise ConcurrentUpdate
+    await store.replace(before, expected_revision=current.revision, unique_names=unique_names)

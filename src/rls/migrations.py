@@ -6,7 +6,7 @@ Invariants:
   migrations with the next version.
 - Placeholders: ``{schema}``, ``{owner}``, ``{app}`` become quoted identifiers (``Roles``);
   nothing else is substituted, and no value is ever spliced into SQL at run time.
-- Every tenant-owned table (objects, object_names, tenant_roots, service_keys) has row-level
+- Every tenant-owned table (objects, object_names, held_names, tenant_roots, service_keys) has row-level
   security ENABLEd and FORCEd, with one policy admitting the rows of the tenant of the running
   transaction (``rls.tenant``) for reading and for writing (``WITH CHECK``).
 - The system tables (ivk_versions, seal_config) hold no tenant: FORCEd row-level security with
@@ -15,6 +15,12 @@ Invariants:
 - Migration 2 adds the one-round-trip reads (``scoped_get_object``, ``scoped_find_by_name``):
   ``SECURITY INVOKER`` functions that scope their own transaction to the tenant they are given
   (as ``rls.tenant.set_tenant`` does) before reading, so the policies apply as to any query.
+- Migration 3 adds ``held_names``: the names live objects hold (``kmip_server.storage.objects``),
+  its primary key (tenant, name) the guarantee that two writers cannot both give one name to
+  two live objects of a tenant. Each row is one of the object's ``object_names`` rows (foreign
+  key), so it goes with that row or the object. Existing names are backfilled: the oldest live
+  object carrying a name holds it (row-level security is lifted for the owner only within the
+  migration's transaction, to read every tenant's rows once).
 - The only paths across tenants are three ``SECURITY DEFINER`` functions (the operator scans of
   ``HierarchyStore``: tenant roots by page, roots wrapped under old IVK versions, references
   to one IVK version). They run as the owner, whose one extra policy lets it read tenant roots,
@@ -252,6 +258,33 @@ GRANT EXECUTE ON FUNCTION {{schema}}.scoped_get_object(text, text) TO {{app}};
 GRANT EXECUTE ON FUNCTION {{schema}}.scoped_find_by_name(text, text[], integer, integer[], text) TO {{app}};
 """  # noqa: S608 - constants only
 
+# Migration 3: names held by live objects, one holder per (tenant, name). The backfill reads
+# every tenant's rows as the owner: FORCE is lifted for the statement and restored before the
+# transaction ends (a migration is one transaction, ``rls.runner``).
+_V3_HELD_NAMES = """
+CREATE TABLE {schema}.held_names (
+    tenant_id text NOT NULL CHECK (tenant_id <> ''),
+    name text NOT NULL,
+    seq bigint NOT NULL,
+    PRIMARY KEY (tenant_id, name),
+    FOREIGN KEY (tenant_id, name, seq) REFERENCES {schema}.object_names (tenant_id, name, seq)
+        ON DELETE CASCADE
+);
+CREATE INDEX held_names_by_object ON {schema}.held_names (seq);
+
+ALTER TABLE {schema}.objects NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE {schema}.object_names NO FORCE ROW LEVEL SECURITY;
+INSERT INTO {schema}.held_names (tenant_id, name, seq)
+    SELECT n.tenant_id, n.name, min(n.seq) FROM {schema}.object_names AS n
+    JOIN {schema}.objects AS o ON o.seq = n.seq
+    WHERE o.state <> ALL (ARRAY[5, 6])  -- not Destroyed, not Destroyed Compromised
+    GROUP BY n.tenant_id, n.name;
+ALTER TABLE {schema}.objects FORCE ROW LEVEL SECURITY;
+ALTER TABLE {schema}.object_names FORCE ROW LEVEL SECURITY;
+
+GRANT SELECT, INSERT, DELETE ON {schema}.held_names TO {app};
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -263,6 +296,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         + _V1_GRANTS,
     ),
     Migration(2, "tenant-scoped reads in one round trip", _V2_SCOPED_READS),
+    Migration(
+        3, "names held by live objects, unique per tenant", _V3_HELD_NAMES + _tenant_policy("held_names")
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

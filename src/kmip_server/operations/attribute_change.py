@@ -2,7 +2,8 @@
 
 Read the object, compute the change (``attribute_policy``: pure), check what needs the store (a
 Name another live object of the tenant carries: Illegal Operation, 11.15 and 11.16; the rule is
-``TenantObjects.name_in_use``, the same as Create's and Register's), and save it against the
+``TenantObjects.name_in_use``, the same as Create's and Register's; the store refuses it too,
+``DuplicateName``, when another request gave the name away meanwhile), and save it against the
 revision read. Another request may change the object in between (on this Core or another): then
 the change is computed again from what is stored now, at most ``MAX_ATTEMPTS`` times, and
 ``ConcurrentModification`` (General Failure, "retry") after that.
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from kmip_server.errors import ConcurrentModification, IllegalOperation
 from kmip_server.model import Attribute, Name
 from kmip_server.operations.context import OperationContext
-from kmip_server.storage.objects import ObjectRecord
+from kmip_server.storage.objects import DuplicateName, ObjectRecord
 
 __all__ = ["MAX_ATTEMPTS", "apply_change"]
 
@@ -47,6 +48,8 @@ async def apply_change(
             raise IllegalOperation("Name: another object already has this name")
         try:
             await objects.save(record, after)
+        except DuplicateName:
+            raise IllegalOperation("Name: another object already has this name") from None
         except ConcurrentModification:
             if attempt + 1 == MAX_ATTEMPTS:
                 raise

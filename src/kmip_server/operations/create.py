@@ -9,7 +9,8 @@ The template is checked and shaped by ``attribute_policy.check_client_attributes
 Attribute shapes values: Usage Limits Count starts at the Total, Application Specific
 Information needs its Application Data). A Name already carried by a live object of the tenant
 is Invalid Field (11.2; ``TenantObjects.name_in_use``: destroyed objects keep their names but
-do not block them). The server sets the attributes of ``objects.new_object_attributes``,
+do not block them), whether the check finds it or, for a request racing another for the name,
+the store (``DuplicateName``). The server sets the attributes of ``objects.new_object_attributes``,
 among them the Lease Time of ``ObjectSettings.lease_time``.
 """
 
@@ -36,6 +37,7 @@ from kmip_server.objects import (
     new_object_attributes,
 )
 from kmip_server.operations.context import HandlerSpec, OperationContext
+from kmip_server.storage.objects import DuplicateName
 from ttlv.kmip14 import CryptographicAlgorithm, KeyFormatType, ObjectType, Operation
 
 __all__ = ["KEY_LENGTHS", "SPEC", "handle", "key_size_in_bytes"]
@@ -114,7 +116,10 @@ async def handle(ctx: OperationContext, payload: CreateRequestPayload) -> Create
         server_set=server_set,
         settings=objects.settings,
     )
-    record = await objects.create(key, stored, state)
+    try:
+        record = await objects.create(key, stored, state)
+    except DuplicateName:
+        raise InvalidField("Name: an object with this name already exists") from None
     return CreateResponsePayload(
         object_type=ObjectType.SYMMETRIC_KEY, unique_identifier=record.unique_identifier
     )

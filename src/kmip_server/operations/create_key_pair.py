@@ -15,13 +15,15 @@
   sets ``DEFAULT_USAGE_MASKS`` for its half, as Create defaults a symmetric key's mask (PyKMIP's
   client sends none unless asked).
 - Names: a Name carried by a live object of the tenant is Invalid Field (11.3), and so is one
-  given to both keys (a Common Name), since names are unique per tenant (``objects``).
+  given to both keys (a Common Name), since names are unique per tenant (``objects``); the
+  store's ``DuplicateName`` (a request racing this one for the name) is answered the same.
 - Links (4.2): the Private Key gets a Public Key Link to the Public Key, the Public Key a Private
   Key Link to the Private Key. The ID Placeholder becomes the Private Key's identifier.
 - Server-set attributes: those of every creating operation (``objects.new_object_attributes``),
   Cryptographic Algorithm and Length, the Digest of each half's key material as stored, and the
   Random Number Generator (3.44).
-- Both halves are stored as L4 blobs like every managed object (``TenantObjects.create``). RSA
+- Both halves are stored as L4 blobs like every managed object (``TenantObjects.new_record``),
+  in one write (``TenantObjects.write``): both or neither, whatever happens to the Core. RSA
   generation takes tens to hundreds of milliseconds of CPU: it runs in a worker thread
   (``cryptography`` releases the GIL while OpenSSL searches for primes), off the event loop.
 """
@@ -62,7 +64,7 @@ from kmip_server.objects import (
     new_object_attributes,
 )
 from kmip_server.operations.context import HandlerSpec, OperationContext
-from kmip_server.storage.objects import ObjectRecord
+from kmip_server.storage.objects import DuplicateName, ObjectRecord
 from ttlv.kmip14 import CryptographicUsageMask, LinkType, ObjectType, Operation
 
 __all__ = [
@@ -73,7 +75,7 @@ __all__ = [
     "generate",
     "handle",
     "pair_attributes",
-    "store_pair",
+    "pair_records",
 ]
 
 _U = CryptographicUsageMask
@@ -198,15 +200,15 @@ def _link(link_type: LinkType, unique_identifier: str) -> Attribute:
     return Attribute(name="Link", value=Link(link_type=link_type, linked_object_identifier=unique_identifier))
 
 
-async def store_pair(
+async def pair_records(
     ctx: OperationContext,
     pair: KeyPair,
     spec: KeyPairSpec,
     templates: PairTemplates,
     operation: Operation,
 ) -> tuple[ObjectRecord, ObjectRecord]:
-    """Store both halves with their attributes and the Public Key Link / Private Key Link
-    between them; returns the (private, public) records as stored."""
+    """The (private, public) records of both halves with their attributes and the Public Key
+    Link / Private Key Link between them, not yet stored (``TenantObjects.write`` stores them)."""
     objects = ctx.objects
     private_mask, public_mask = DEFAULT_USAGE_MASKS[spec.family]
     private_state, private_attributes = new_object_attributes(
@@ -225,10 +227,8 @@ async def store_pair(
         server_set=_server_set(pair.public_key, spec, objects),
         settings=objects.settings,
     )
-    # The identifiers are the store's to choose, so the private half is stored first and gets
-    # its link once the public half exists.
-    private_record = await objects.create(pair.private_key, private_attributes, private_state)
-    public_record = await objects.create(
+    private_record = await objects.new_record(pair.private_key, private_attributes, private_state)
+    public_record = await objects.new_record(
         pair.public_key,
         (*public_attributes, _link(LinkType.PRIVATE_KEY_LINK, private_record.unique_identifier)),
         public_state,
@@ -240,8 +240,7 @@ async def store_pair(
             _link(LinkType.PUBLIC_KEY_LINK, public_record.unique_identifier),
         ),
     )
-    private_record = await objects.save(private_record, linked)
-    return private_record, public_record
+    return linked, public_record
 
 
 async def handle(ctx: OperationContext, payload: CreateKeyPairRequestPayload) -> CreateKeyPairResponsePayload:
@@ -255,7 +254,11 @@ async def handle(ctx: OperationContext, payload: CreateKeyPairRequestPayload) ->
     spec = requested_spec(templates.private)
     await check_names(objects, templates)
     pair = await generate(spec)
-    private_record, public_record = await store_pair(ctx, pair, spec, templates, Operation.CREATE_KEY_PAIR)
+    private_record, public_record = await pair_records(ctx, pair, spec, templates, Operation.CREATE_KEY_PAIR)
+    try:
+        await objects.write(inserts=(private_record, public_record))
+    except DuplicateName:
+        raise InvalidField("Name: an object with this name already exists") from None
     ctx.id_placeholder = private_record.unique_identifier  # 4.2: the Private Key's identifier
     return CreateKeyPairResponsePayload(
         private_key_unique_identifier=private_record.unique_identifier,

@@ -10,11 +10,13 @@
   mode). The template's Cryptographic Length (bits, whole bytes) is REQUIRED, and so is the
   Cryptographic Algorithm for a Symmetric Key (Missing Data); the rest of the template is
   checked as Create checks its own (``attribute_policy.check_client_attributes``), names unique
-  among the tenant's live objects.
-- The new object is stored through ``TenantObjects.create`` (wrapped under the caller's L3),
-  with a Derivation Base Object Link to each object it was derived from, and each of those gets
-  a Derived Key Link to it (4.6), written with compare-and-set and re-read on a race. The
-  response's Unique Identifier becomes the ID Placeholder.
+  among the tenant's live objects (Invalid Field, found by the check or by the store:
+  ``DuplicateName``).
+- The new object (wrapped under the caller's L3) has a Derivation Base Object Link to each
+  object it was derived from, and each of those gets a Derived Key Link to it (4.6): all of it
+  one write (``TenantObjects.write``), so no crash leaves a link one way only. The objects
+  derived from are written with compare-and-set; when one changed since it was read, they are
+  read again and the write repeated. The response's Unique Identifier becomes the ID Placeholder.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from kmip_server.objects import (
     replace_attribute,
 )
 from kmip_server.operations.context import HandlerSpec, OperationContext
-from kmip_server.storage.objects import ObjectRecord
+from kmip_server.storage.objects import DuplicateName, ObjectRecord
 from ttlv.kmip14 import (
     CryptographicAlgorithm,
     KeyFormatType,
@@ -72,7 +74,8 @@ DERIVED_TYPES = frozenset({ObjectType.SYMMETRIC_KEY, ObjectType.SECRET_DATA})
 """What Derive Key makes, and what it derives from."""
 
 MAX_LINK_ATTEMPTS = 5
-"""Compare-and-set rounds when adding the Derived Key Link to a base object that changes."""
+"""Attempts of the write of the new object and the Derived Key Links when the objects it was
+derived from change meanwhile."""
 
 _PARAMETERS = frozenset({"Cryptographic Algorithm", "Cryptographic Length"})
 
@@ -142,20 +145,28 @@ def _new_object(
     return SecretData(secret_data_type=SecretDataType.SEED, key_block=block)
 
 
-async def _link_derived(objects: TenantObjects, base: ObjectRecord, derived: str, now: int) -> None:
-    """Give ``base`` a Derived Key Link to ``derived`` (4.6), racing other writers."""
-    record = base
+def _linked_to(source: ObjectRecord, derived: str, now: int) -> ObjectRecord:
+    """``source`` with a Derived Key Link to ``derived`` (4.6)."""
+    link = Link(link_type=LinkType.DERIVED_KEY_LINK, linked_object_identifier=derived)
+    attributes, _index = appended(replace_attribute(source.attributes, "Last Change Date", now), "Link", link)
+    return dataclasses.replace(source, attributes=attributes)
+
+
+async def _store_derived(objects: TenantObjects, derived: ObjectRecord, sources: list[str], now: int) -> None:
+    """Store ``derived`` and the Derived Key Link of each of ``sources`` to it in one write,
+    reading the sources again when one changed meanwhile."""
     for _attempt in range(MAX_LINK_ATTEMPTS):
-        link = Link(link_type=LinkType.DERIVED_KEY_LINK, linked_object_identifier=derived)
-        attributes, _index = appended(
-            replace_attribute(record.attributes, "Last Change Date", now), "Link", link
-        )
+        changes = []
+        for source in dict.fromkeys(sources):
+            current = await objects.load(source, now=now)
+            changes.append((current, _linked_to(current, derived.unique_identifier, now)))
         try:
-            await objects.save(record, dataclasses.replace(record, attributes=attributes))
+            await objects.write(inserts=(derived,), replaces=changes)
+        except DuplicateName:
+            raise InvalidField("Name: an object with this name already exists") from None
         except ConcurrentModification:
-            record = await objects.load(base.unique_identifier, now=now)
-        else:
-            return
+            continue
+        return
     raise ConcurrentModification
 
 
@@ -208,10 +219,8 @@ async def handle(ctx: OperationContext, payload: DeriveKeyRequestPayload) -> Der
             "Link",
             Link(link_type=LinkType.DERIVATION_BASE_OBJECT_LINK, linked_object_identifier=source),
         )
-    record = await objects.create(managed_object, stored, state)
-    for source in sources:
-        current = await objects.load(source, now=ctx.now)
-        await _link_derived(objects, current, record.unique_identifier, ctx.now)
+    record = await objects.new_record(managed_object, stored, state)
+    await _store_derived(objects, record, sources, ctx.now)
     return DeriveKeyResponsePayload(unique_identifier=record.unique_identifier)
 
 

@@ -12,7 +12,8 @@ certificates Certificate Type, Certificate Length and the X.509 Certificate Iden
 and Issuer (3.8-3.12); an X.509 Certificate Value that does not parse is Invalid Field.
 
 The template is checked and shaped like Create's (``attribute_policy.check_client_attributes``),
-and a Name a live object of the tenant carries is Invalid Field (11.4), as for Create.
+and a Name a live object of the tenant carries is Invalid Field (11.4), as for Create (found by
+the check or, racing another request for the name, by the store: ``DuplicateName``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from kmip_server.objects import (
     new_object_attributes,
 )
 from kmip_server.operations.context import HandlerSpec, OperationContext
+from kmip_server.storage.objects import DuplicateName
 from ttlv.kmip14 import CertificateType, ObjectType, Operation
 
 __all__ = ["REGISTRABLE", "SPEC", "handle"]
@@ -138,7 +140,10 @@ async def handle(ctx: OperationContext, payload: RegisterRequestPayload) -> Regi
         server_set=server_set,
         settings=objects.settings,
     )
-    record = await objects.create(managed_object, stored, state)
+    try:
+        record = await objects.create(managed_object, stored, state)
+    except DuplicateName:
+        raise InvalidField("Name: an object with this name already exists") from None
     return RegisterResponsePayload(unique_identifier=record.unique_identifier)
 
 

@@ -20,11 +20,15 @@ Always Sensitive, Never Extractable, Lease Time). Then:
 - A template's attributes (checked and shaped like Create's:
   ``attribute_policy.check_client_attributes``) replace the copies of the same attribute; a
   template Name also leaves the existing key its names, and one a live object of the tenant
-  carries is Invalid Field, as for Create.
-- Concurrency: the replacement is derived from the existing key as read, stored, and then the
-  existing key is saved against the revision read. When another request changed the existing
-  key in between, the replacement is discarded and the whole Re-key starts over from what is
-  stored now, up to ``attribute_change.MAX_ATTEMPTS`` times (then General Failure, "retry").
+  carries is Invalid Field, as for Create (found by the check, or by the store when another
+  request takes the name meanwhile: ``DuplicateName``).
+- One write: the replacement (with the names) and the existing key's update (names gone,
+  Replacement Object Link) are stored together (``TenantObjects.write``), the existing key
+  against the revision read, so no crash leaves one without the other (the Name on both keys,
+  a link one way only).
+- Concurrency: when another request changed the existing key since it was read, nothing is
+  stored and the whole Re-key starts over from what is stored now, up to
+  ``attribute_change.MAX_ATTEMPTS`` times (then General Failure, "retry").
 
 Refused (11.5): another object type, a key of an algorithm or length this server does not
 generate, and a key that has already been replaced (3.35: "only one such replacement object
@@ -70,7 +74,7 @@ from kmip_server.objects import (
 from kmip_server.operations.attribute_change import MAX_ATTEMPTS
 from kmip_server.operations.context import HandlerSpec, OperationContext, required_identifier
 from kmip_server.operations.create import KEY_LENGTHS, key_size_in_bytes
-from kmip_server.storage.objects import ObjectRecord
+from kmip_server.storage.objects import DuplicateName, ObjectRecord
 from ttlv.kmip14 import CryptographicAlgorithm, KeyFormatType, LinkType, ObjectType, Operation
 
 __all__ = ["NOT_COPIED", "OFFSET_DATES", "SPEC", "handle", "renewed_usage_limits", "replacement_dates"]
@@ -175,13 +179,15 @@ async def handle(ctx: OperationContext, payload: ReKeyRequestPayload) -> ReKeyRe
     for attempt in range(MAX_ATTEMPTS):
         existing = await objects.load(unique_identifier, now=ctx.now)
         replacement, names_moved = await _replacement(ctx, payload, existing)
+        replaced = _replaced(existing, replacement, ctx.now, names_moved=names_moved)
         try:
-            await objects.save(existing, _replaced(existing, replacement, ctx.now, names_moved=names_moved))
+            await objects.write(inserts=(replacement,), replaces=((existing, replaced),))
+        except DuplicateName:
+            raise InvalidField("Name: an object with this name already exists") from None
         except ConcurrentModification:
             # The existing key changed since it was read (a Modify, another Re-key...), so the
-            # replacement was derived from a stale copy: drop it and start over from what is
-            # stored now (after another Re-key won, that is Permission Denied).
-            await objects.discard(replacement)
+            # replacement was derived from a stale copy: start over from what is stored now
+            # (after another Re-key won, that is Permission Denied).
             if attempt + 1 == MAX_ATTEMPTS:
                 raise
             continue
@@ -192,8 +198,7 @@ async def handle(ctx: OperationContext, payload: ReKeyRequestPayload) -> ReKeyRe
 async def _replacement(
     ctx: OperationContext, payload: ReKeyRequestPayload, existing: ObjectRecord
 ) -> tuple[ObjectRecord, bool]:
-    """The replacement key, stored but not yet linked from the existing key, and whether it
-    took the existing key's names."""
+    """The replacement key, not yet stored, and whether it took the existing key's names."""
     objects = ctx.objects
     algorithm, length = _checked_existing(existing)
     template = check_client_attributes(ObjectType.SYMMETRIC_KEY, payload.template_attribute, Operation.RE_KEY)
@@ -251,7 +256,7 @@ async def _replacement(
         server_set=server_set,
         settings=objects.settings,
     )
-    return await objects.create(key, stored, state), names_moved
+    return await objects.new_record(key, stored, state), names_moved
 
 
 def _replaced(

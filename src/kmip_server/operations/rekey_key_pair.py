@@ -20,11 +20,13 @@ Then, per half:
 - Digest is computed over the new key material; Random Number Generator is this server's.
 - Templates (Common, Private, Public: ``create_key_pair.pair_attributes``) replace the copies of
   the attributes they give.
-- Concurrency: the replacements are stored, then the existing Private Key is saved against the
-  revision read; when another request changed it meanwhile, the replacements are discarded and
-  the whole Re-key Key Pair starts over, up to ``attribute_change.MAX_ATTEMPTS`` times. The
-  existing Public Key is then updated by a compare-and-set of its own that re-reads it on a
-  race (the Private Key's save already decided which Re-key Key Pair won).
+- One write: the new pair and the updates of both existing halves are stored together
+  (``TenantObjects.write``), each existing half against the revision read, so no crash leaves
+  part of it (a Name on an old and a new half, a link one way only). A template Name a live
+  object carries is Invalid Field, found by the check or by the store (``DuplicateName``).
+- Concurrency: when another request changed either existing half since it was read, nothing
+  is stored and the whole Re-key Key Pair starts over from what is stored now, up to
+  ``attribute_change.MAX_ATTEMPTS`` times (then General Failure, "retry").
 
 Refused (11.6): an object that is not a Private Key, one without a Public Key Link to a Public
 Key of the tenant, one of an algorithm or length this server does not generate, and one already
@@ -69,7 +71,7 @@ from kmip_server.operations.create_key_pair import (
     check_names,
     generate,
     pair_attributes,
-    store_pair,
+    pair_records,
 )
 from kmip_server.operations.rekey import (
     NOT_COPIED,
@@ -77,7 +79,7 @@ from kmip_server.operations.rekey import (
     renewed_usage_limits,
     replacement_dates,
 )
-from kmip_server.storage.objects import ObjectRecord
+from kmip_server.storage.objects import DuplicateName, ObjectRecord
 from ttlv.kmip14 import LinkType, ObjectType, Operation
 
 __all__ = ["SPEC", "handle"]
@@ -178,19 +180,21 @@ async def handle(ctx: OperationContext, payload: ReKeyKeyPairRequestPayload) -> 
         new_private, new_public, moved = await _replacements(
             ctx, offset=payload.offset, templates=templates, spec=spec, private=private, public=public
         )
+        private_replaced = _replaced(private, new_private.unique_identifier, ctx.now, names_moved=moved[0])
+        public_replaced = _replaced(public, new_public.unique_identifier, ctx.now, names_moved=moved[1])
         try:
-            await ctx.objects.save(
-                private, _replaced(private, new_private.unique_identifier, ctx.now, names_moved=moved[0])
+            await ctx.objects.write(
+                inserts=(new_private, new_public),
+                replaces=((private, private_replaced), (public, public_replaced)),
             )
+        except DuplicateName:
+            raise InvalidField("Name: an object with this name already exists") from None
         except ConcurrentModification:
-            # The existing Private Key changed since it was read (another Re-key Key Pair, a
-            # Modify...): drop the replacements and start over from what is stored now.
-            await ctx.objects.discard(new_private)
-            await ctx.objects.discard(new_public)
+            # An existing half changed since it was read (another Re-key Key Pair, a Modify...):
+            # the replacements were derived from a stale copy; start over from what is stored now.
             if attempt + 1 == MAX_ATTEMPTS:
                 raise
             continue
-        await _mark_public_replaced(ctx, public, new_public.unique_identifier, names_moved=moved[1])
         ctx.id_placeholder = new_private.unique_identifier  # 4.5: the new Private Key's identifier
         return ReKeyKeyPairResponsePayload(
             private_key_unique_identifier=new_private.unique_identifier,
@@ -208,29 +212,15 @@ async def _replacements(
     private: ObjectRecord,
     public: ObjectRecord,
 ) -> tuple[ObjectRecord, ObjectRecord, tuple[bool, bool]]:
-    """The replacement pair, stored and linked to each other (not yet from the existing pair),
-    and whether each new half took its existing half's names."""
+    """The replacement pair, linked to each other but not yet stored, and whether each new half
+    took its existing half's names."""
     private_attributes, private_moved = _inherited(private, templates.private, offset, ctx.now)
     public_attributes, public_moved = _inherited(public, templates.public, offset, ctx.now)
     pair = await generate(spec)
-    new_private, new_public = await store_pair(
+    new_private, new_public = await pair_records(
         ctx, pair, spec, PairTemplates(private_attributes, public_attributes), Operation.RE_KEY_KEY_PAIR
     )
     return new_private, new_public, (private_moved, public_moved)
-
-
-async def _mark_public_replaced(
-    ctx: OperationContext, public: ObjectRecord, replacement: str, *, names_moved: bool
-) -> None:
-    current = public
-    for _attempt in range(MAX_ATTEMPTS):
-        try:
-            await ctx.objects.save(current, _replaced(current, replacement, ctx.now, names_moved=names_moved))
-        except ConcurrentModification:
-            current = await ctx.objects.load(public.unique_identifier, now=ctx.now)
-        else:
-            return
-    raise ConcurrentModification
 
 
 SPEC = HandlerSpec(

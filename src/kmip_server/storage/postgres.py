@@ -55,9 +55,13 @@ from kmip_server.storage.hierarchy import (
 from kmip_server.storage.objects import (
     ConcurrentUpdate,
     DuplicateIdentifier,
+    DuplicateName,
     LocateQuery,
     ObjectRecord,
     ObjectStore,
+    Replacement,
+    held_names,
+    one_tenant,
 )
 from kmip_server.storage.postgres_settings import DEFAULT_TIMEOUT, PostgresSettings
 from kmip_server.storage.rows import (
@@ -448,30 +452,60 @@ class _Statements:
 
 @dataclass(frozen=True, slots=True)
 class _ObjectSql(_Statements):
+    # Names a record holds ($10, sorted) are claimed with ON CONFLICT DO NOTHING: a claim that
+    # meets another writer's uncommitted claim of the name waits for its outcome, so of two
+    # racing writers one claims the name and the other sees it taken. The statement answers
+    # the names it could not claim and the record did not have before: DuplicateName.
     insert: str = """
         WITH inserted AS (
             INSERT INTO {schema}.objects
                 (unique_identifier, tenant_id, service, object_type, state, attributes, material, revision)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            RETURNING seq)
-        INSERT INTO {schema}.object_names (tenant_id, name, seq)
-        SELECT $2, name, inserted.seq FROM inserted, pg_catalog.unnest($9::text[]) AS name"""
+            RETURNING seq),
+        named AS (
+            INSERT INTO {schema}.object_names (tenant_id, name, seq)
+            SELECT $2, name, inserted.seq FROM inserted, pg_catalog.unnest($9::text[]) AS name
+            RETURNING name),
+        claimed AS (
+            INSERT INTO {schema}.held_names (tenant_id, name, seq)
+            SELECT $2, name, inserted.seq FROM inserted, pg_catalog.unnest($10::text[]) AS name
+            ON CONFLICT DO NOTHING
+            RETURNING name)
+        SELECT ARRAY(
+            SELECT name FROM pg_catalog.unnest($10::text[]) AS name
+            EXCEPT SELECT name FROM claimed)"""
     # Names are rewritten without a moment where a kept name is missing: the names no longer
-    # held are deleted, the new ones added (those already there are left alone).
+    # carried are deleted, the new ones added (those already there are left alone); the names
+    # no longer held are released and the held ones claimed (a name the record already held
+    # conflicts with its own row: nothing to do). No two parts touch one row.
     replace: str = """
         WITH updated AS (
             UPDATE {schema}.objects SET service = $1, object_type = $2, state = $3, attributes = $4,
                 material = $5, revision = revision + 1
             WHERE unique_identifier = $6 AND tenant_id = $7 AND revision = $8
             RETURNING seq),
+        had AS (
+            SELECT n.name FROM {schema}.object_names AS n, updated
+            WHERE n.seq = updated.seq AND n.tenant_id = $7),
+        released AS (
+            DELETE FROM {schema}.held_names AS h USING updated
+            WHERE h.seq = updated.seq AND h.tenant_id = $7 AND h.name <> ALL($10::text[])),
         dropped AS (
             DELETE FROM {schema}.object_names AS n USING updated
             WHERE n.seq = updated.seq AND n.tenant_id = $7 AND n.name <> ALL($9::text[])),
         added AS (
             INSERT INTO {schema}.object_names (tenant_id, name, seq)
             SELECT $7, name, updated.seq FROM updated, pg_catalog.unnest($9::text[]) AS name
-            ON CONFLICT DO NOTHING)
-        SELECT seq FROM updated"""
+            ON CONFLICT DO NOTHING),
+        claimed AS (
+            INSERT INTO {schema}.held_names (tenant_id, name, seq)
+            SELECT $7, name, updated.seq FROM updated, pg_catalog.unnest($10::text[]) AS name
+            ON CONFLICT DO NOTHING
+            RETURNING name)
+        SELECT ARRAY(
+            SELECT name FROM pg_catalog.unnest($10::text[]) AS name
+            EXCEPT SELECT name FROM claimed EXCEPT SELECT name FROM had)
+        FROM updated"""
     delete: str = "DELETE FROM {schema}.objects WHERE unique_identifier = $1 AND tenant_id = $2"
     # The hot reads in one round trip: the schema's functions scope to the tenant, then read.
     scoped_get: str = (
@@ -640,27 +674,52 @@ class PostgresObjectStore(ObjectStore):
         if self._closed:
             raise StorageClosed
 
-    async def insert(self, record: ObjectRecord) -> None:
+    async def _insert(self, connection: Any, row: _Row, revision: int, holds: list[str]) -> None:
+        try:
+            refused = await connection.fetchval(
+                self._sql.insert,
+                row.unique_identifier,
+                row.tenant_id,
+                row.service,
+                row.object_type,
+                row.state,
+                row.attributes,
+                row.material,
+                revision,
+                row.names,
+                holds,
+            )
+        except asyncpg.UniqueViolationError:  # the names are claimed without conflicts: the identifier
+            raise DuplicateIdentifier from None
+        if refused:
+            raise DuplicateName
+
+    async def _replace(self, connection: Any, row: _Row, expected_revision: int, holds: list[str]) -> None:
+        found = await connection.fetchrow(
+            self._sql.replace,
+            row.service,
+            row.object_type,
+            row.state,
+            row.attributes,
+            row.material,
+            row.unique_identifier,
+            row.tenant_id,
+            expected_revision,
+            row.names,
+            holds,
+        )
+        if found is None:
+            raise ConcurrentUpdate
+        if found[0]:
+            raise DuplicateName
+
+    async def insert(self, record: ObjectRecord, *, unique_names: bool = True) -> None:
         self._check_open()
         row = _encode_record(record, self._limits)
-        statement = self._sql.insert
+        holds = list(held_names(record, unique_names=unique_names))
 
         async def job(connection: Any) -> None:
-            try:
-                await connection.execute(
-                    statement,
-                    row.unique_identifier,
-                    row.tenant_id,
-                    row.service,
-                    row.object_type,
-                    row.state,
-                    row.attributes,
-                    row.material,
-                    record.revision,
-                    row.names,
-                )
-            except asyncpg.UniqueViolationError:
-                raise DuplicateIdentifier from None
+            await self._insert(connection, row, record.revision, holds)
 
         await self._database.run(job, tenant=record.tenant_id)
 
@@ -676,29 +735,54 @@ class PostgresObjectStore(ObjectStore):
 
         return await self._database.run(job, readonly=True, explicit=False)
 
-    async def replace(self, record: ObjectRecord, *, expected_revision: int) -> ObjectRecord:
+    async def replace(
+        self, record: ObjectRecord, *, expected_revision: int, unique_names: bool = True
+    ) -> ObjectRecord:
         self._check_open()
         row = _encode_record(record, self._limits)
-        statement = self._sql.replace
+        holds = list(held_names(record, unique_names=unique_names))
 
         async def job(connection: Any) -> None:
-            found = await connection.fetchval(
-                statement,
-                row.service,
-                row.object_type,
-                row.state,
-                row.attributes,
-                row.material,
-                row.unique_identifier,
-                row.tenant_id,
-                expected_revision,
-                row.names,
-            )
-            if found is None:
-                raise ConcurrentUpdate
+            await self._replace(connection, row, expected_revision, holds)
 
         await self._database.run(job, tenant=record.tenant_id)
         return dataclasses.replace(record, revision=expected_revision + 1)
+
+    async def write_many(
+        self,
+        *,
+        inserts: Sequence[ObjectRecord] = (),
+        replaces: Sequence[Replacement] = (),
+        unique_names: bool = True,
+    ) -> list[ObjectRecord]:
+        self._check_open()
+        if not inserts and not replaces:
+            return []
+        tenant_id = one_tenant([*inserts, *(record for record, _revision in replaces)])
+        limits = self._limits
+        replaced = [
+            (_encode_record(record, limits), revision, list(held_names(record, unique_names=unique_names)))
+            for record, revision in replaces
+        ]
+        inserted = [
+            (
+                _encode_record(record, limits),
+                record.revision,
+                list(held_names(record, unique_names=unique_names)),
+            )
+            for record in inserts
+        ]
+
+        async def job(connection: Any) -> None:
+            # One transaction: the replaces first, so a name one of them gives up is free for the
+            # inserts (Re-key's new key takes the old key's Name).
+            for row, revision, holds in replaced:
+                await self._replace(connection, row, revision, holds)
+            for row, revision, holds in inserted:
+                await self._insert(connection, row, revision, holds)
+
+        await self._database.run(job, tenant=tenant_id)
+        return [dataclasses.replace(record, revision=revision + 1) for record, revision in replaces]
 
     async def delete(self, tenant_id: str, unique_identifier: str) -> None:
         self._check_open()

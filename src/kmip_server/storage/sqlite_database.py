@@ -36,7 +36,8 @@ Invariants:
   queued when its caller gives up is dropped, never run; one already running finishes (and a
   write commits) on its thread.
 - Each store keeps its tables under its own component name in ``schema_versions`` and creates
-  them idempotently (``ensure_schema``); several stores share one database.
+  them idempotently (``ensure_schema``, which also upgrades an older version of them in the
+  same transaction); several stores share one database.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -520,25 +521,43 @@ class SqliteDatabase:
                 raise StorageError from exc
         return await self._readers.run(job, self._settings.timeout, snapshot=False)
 
-    async def ensure_schema(self, component: str, version: int, statements: Sequence[str]) -> None:
-        """Create ``component``'s tables (idempotent) and check its recorded schema version."""
+    async def ensure_schema(
+        self,
+        component: str,
+        version: int,
+        statements: Sequence[str],
+        upgrades: Mapping[int, Sequence[str]] | None = None,
+    ) -> None:
+        """Create ``component``'s tables (idempotent) and check its recorded schema version.
+
+        A database at an older version is brought to ``version`` in the same transaction:
+        ``statements`` first (new tables and indexes, idempotent), then ``upgrades[v]`` for each
+        version ``v`` after the recorded one (what moves existing rows, e.g. a backfill).
+        Without an upgrade for every step, an older database is refused as a newer one is."""
+        steps = upgrades or {}
 
         def job(connection: sqlite3.Connection) -> None:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS schema_versions ("
                 " component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
             )
-            for statement in statements:
-                connection.execute(statement)
-            connection.execute(
-                "INSERT OR IGNORE INTO schema_versions (component, version) VALUES (?, ?)",
-                (component, version),
-            )
-            (stored,) = connection.execute(
+            found = connection.execute(
                 "SELECT version FROM schema_versions WHERE component = ?", (component,)
             ).fetchone()
-            if stored != version:
+            stored = version if found is None else found[0]
+            pending = range(stored + 1, version + 1)
+            if stored > version or any(step not in steps for step in pending):
                 raise StorageError("database schema version is not supported")
+            for statement in statements:
+                connection.execute(statement)
+            for step in pending:
+                for statement in steps[step]:
+                    connection.execute(statement)
+            connection.execute(
+                "INSERT INTO schema_versions (component, version) VALUES (?, ?)"
+                " ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                (component, version),
+            )
 
         await self.write(job)
 

@@ -10,8 +10,14 @@ Invariants:
 - ``seq`` (the rowid) is the creation order: a new row's is above every existing one, so
   ``ORDER BY seq`` is the order records were inserted, and every index of the table ends
   with it at no cost.
-- ``object_names`` mirrors the Name values of each record (what Locate by name narrows on); it
-  is rewritten in the same write as the record, so the two never disagree.
+- ``object_names`` mirrors the Name values of each record (what Locate by name narrows on);
+  ``held_names`` has the names records hold (``storage.objects``: live records, written with
+  ``unique_names``), its primary key (tenant, name) the one-holder rule. Both are rewritten in
+  the write of the record, so they never disagree with it. Writes are serialized (one writer
+  thread, and across processes SQLite's write lock), so a write's claim of a name and the
+  check that nobody else holds it are one step.
+- ``write_many`` is one write job: its statements run in one savepoint of the writer's
+  transaction, rolled back together when one of them fails.
 - Attributes are stored as one TTLV byte string: the record's Attribute structures as the
   children of a Template-Attribute, encoded and decoded by the message model's own codec
   (KMIP 1.4 encoding, so no field is dropped). Encoding happens before the write is queued
@@ -42,11 +48,16 @@ from kmip_server.model import Attribute, ModelError, TemplateAttribute
 from kmip_server.model.codec import decode_struct, struct_to_bytes
 from kmip_server.storage.errors import StorageClosed, StorageError
 from kmip_server.storage.objects import (
+    DESTROYED_STATES,
     ConcurrentUpdate,
     DuplicateIdentifier,
+    DuplicateName,
     LocateQuery,
     ObjectRecord,
     ObjectStore,
+    Replacement,
+    held_names,
+    one_tenant,
 )
 from kmip_server.storage.sqlite_database import SqliteDatabase, SqliteSettings
 from ttlv.codec import structure_header
@@ -63,7 +74,7 @@ __all__ = [
 ]
 
 SCHEMA_COMPONENT = "objects"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: held_names (the names live records hold, unique per tenant)
 
 _MAX_ATTRIBUTES_BYTES = 16 << 20
 DEFAULT_ATTRIBUTE_LIMITS = ttlv.Limits(
@@ -103,7 +114,24 @@ _SCHEMA = (
         seq INTEGER NOT NULL,
         PRIMARY KEY (tenant_id, name, seq)) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS object_names_by_object ON object_names (seq)",
+    """CREATE TABLE IF NOT EXISTS held_names (
+        tenant_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, name)) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS held_names_by_object ON held_names (seq)",
 )
+
+_UPGRADES: dict[int, tuple[str, ...]] = {
+    # Version 1 had no held_names: each name a live object carries is held by the oldest such
+    # object (later duplicates, stored before names were unique, keep the name unheld).
+    2: (
+        f"""INSERT INTO held_names (tenant_id, name, seq)
+        SELECT n.tenant_id, n.name, min(n.seq) FROM object_names AS n JOIN objects AS o ON o.seq = n.seq
+        WHERE o.state NOT IN ({", ".join(str(int(state)) for state in sorted(DESTROYED_STATES))})
+        GROUP BY n.tenant_id, n.name""",  # noqa: S608 - constants only
+    ),
+}
 
 _COLUMNS = (
     "o.unique_identifier, o.tenant_id, o.service, o.object_type, o.state,"
@@ -283,6 +311,75 @@ def _write_names(connection: sqlite3.Connection, tenant_id: str, seq: int, names
     )
 
 
+def _hold(
+    connection: sqlite3.Connection, tenant_id: str, seq: int, holds: tuple[str, ...], had: frozenset[str]
+) -> None:
+    """Claim ``holds`` for the record at ``seq`` (whose held names were released first): a name
+    another record holds is ``DuplicateName`` unless the record ``had`` it (then it stays unheld)."""
+    for name in holds:
+        claimed = connection.execute(
+            "INSERT INTO held_names (tenant_id, name, seq) VALUES (?, ?, ?)"
+            " ON CONFLICT (tenant_id, name) DO NOTHING RETURNING seq",
+            (tenant_id, name, seq),
+        ).fetchone()
+        if claimed is None and name not in had:
+            raise DuplicateName
+
+
+def _insert_row(connection: sqlite3.Connection, row: _Encoded, holds: tuple[str, ...]) -> None:
+    found = connection.execute(
+        "INSERT INTO objects (unique_identifier, tenant_id, service, object_type, state,"
+        " attributes, material, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (unique_identifier) DO NOTHING RETURNING seq",
+        (
+            row.unique_identifier,
+            row.tenant_id,
+            row.service,
+            row.object_type,
+            row.state,
+            row.attributes,
+            row.material,
+            row.revision,
+        ),
+    ).fetchone()
+    if found is None:
+        raise DuplicateIdentifier
+    _write_names(connection, row.tenant_id, found[0], row.names)
+    _hold(connection, row.tenant_id, found[0], holds, frozenset())
+
+
+def _replace_row(
+    connection: sqlite3.Connection, row: _Encoded, expected_revision: int, holds: tuple[str, ...]
+) -> None:
+    found = connection.execute(
+        "UPDATE objects SET service = ?, object_type = ?, state = ?, attributes = ?,"
+        " material = ?, revision = revision + 1"
+        " WHERE unique_identifier = ? AND tenant_id = ? AND revision = ? RETURNING seq",
+        (
+            row.service,
+            row.object_type,
+            row.state,
+            row.attributes,
+            row.material,
+            row.unique_identifier,
+            row.tenant_id,
+            expected_revision,
+        ),
+    ).fetchone()
+    if found is None:
+        raise ConcurrentUpdate
+    seq = found[0]
+    had = frozenset(
+        name
+        for (name,) in connection.execute(
+            "DELETE FROM object_names WHERE seq = ? AND tenant_id = ? RETURNING name", (seq, row.tenant_id)
+        ).fetchall()
+    )
+    _write_names(connection, row.tenant_id, seq, row.names)
+    connection.execute("DELETE FROM held_names WHERE seq = ? AND tenant_id = ?", (seq, row.tenant_id))
+    _hold(connection, row.tenant_id, seq, holds, had)
+
+
 class SqliteObjectStore(ObjectStore):
     """Managed objects in a SQLite database.
 
@@ -327,36 +424,20 @@ class SqliteObjectStore(ObjectStore):
     async def _on(
         cls, database: SqliteDatabase, *, owns_database: bool, attribute_limits: ttlv.Limits
     ) -> SqliteObjectStore:
-        await database.ensure_schema(SCHEMA_COMPONENT, SCHEMA_VERSION, _SCHEMA)
+        await database.ensure_schema(SCHEMA_COMPONENT, SCHEMA_VERSION, _SCHEMA, _UPGRADES)
         return cls(database, owns_database=owns_database, attribute_limits=attribute_limits)
 
     def _check_open(self) -> None:
         if self._closed:
             raise StorageClosed
 
-    async def insert(self, record: ObjectRecord) -> None:
+    async def insert(self, record: ObjectRecord, *, unique_names: bool = True) -> None:
         self._check_open()
         row = _encode(record, self._limits, self._encodings)
+        holds = held_names(record, unique_names=unique_names)
 
         def job(connection: sqlite3.Connection) -> None:
-            found = connection.execute(
-                "INSERT INTO objects (unique_identifier, tenant_id, service, object_type, state,"
-                " attributes, material, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (unique_identifier) DO NOTHING RETURNING seq",
-                (
-                    row.unique_identifier,
-                    row.tenant_id,
-                    row.service,
-                    row.object_type,
-                    row.state,
-                    row.attributes,
-                    row.material,
-                    row.revision,
-                ),
-            ).fetchone()
-            if found is None:
-                raise DuplicateIdentifier
-            _write_names(connection, row.tenant_id, found[0], row.names)
+            _insert_row(connection, row, holds)
 
         await self._database.write(job)
 
@@ -371,35 +452,49 @@ class SqliteObjectStore(ObjectStore):
 
         return await self._database.point_read(job)
 
-    async def replace(self, record: ObjectRecord, *, expected_revision: int) -> ObjectRecord:
+    async def replace(
+        self, record: ObjectRecord, *, expected_revision: int, unique_names: bool = True
+    ) -> ObjectRecord:
         self._check_open()
         row = _encode(record, self._limits, self._encodings)
+        holds = held_names(record, unique_names=unique_names)
 
         def job(connection: sqlite3.Connection) -> None:
-            found = connection.execute(
-                "UPDATE objects SET service = ?, object_type = ?, state = ?, attributes = ?,"
-                " material = ?, revision = revision + 1"
-                " WHERE unique_identifier = ? AND tenant_id = ? AND revision = ? RETURNING seq",
-                (
-                    row.service,
-                    row.object_type,
-                    row.state,
-                    row.attributes,
-                    row.material,
-                    row.unique_identifier,
-                    row.tenant_id,
-                    expected_revision,
-                ),
-            ).fetchone()
-            if found is None:
-                raise ConcurrentUpdate
-            connection.execute(
-                "DELETE FROM object_names WHERE seq = ? AND tenant_id = ?", (found[0], row.tenant_id)
-            )
-            _write_names(connection, row.tenant_id, found[0], row.names)
+            _replace_row(connection, row, expected_revision, holds)
 
         await self._database.write(job)
         return dataclasses.replace(record, revision=expected_revision + 1)
+
+    async def write_many(
+        self,
+        *,
+        inserts: Sequence[ObjectRecord] = (),
+        replaces: Sequence[Replacement] = (),
+        unique_names: bool = True,
+    ) -> list[ObjectRecord]:
+        self._check_open()
+        if not inserts and not replaces:
+            return []
+        one_tenant([*inserts, *(record for record, _revision in replaces)])
+        encode, limits, encodings = _encode, self._limits, self._encodings
+        replaced = [
+            (encode(record, limits, encodings), revision, held_names(record, unique_names=unique_names))
+            for record, revision in replaces
+        ]
+        inserted = [
+            (encode(record, limits, encodings), held_names(record, unique_names=unique_names))
+            for record in inserts
+        ]
+
+        def job(connection: sqlite3.Connection) -> None:
+            # One job is one savepoint of the writer's transaction: a failure undoes all of it.
+            for row, revision, holds in replaced:
+                _replace_row(connection, row, revision, holds)
+            for row, holds in inserted:
+                _insert_row(connection, row, holds)
+
+        await self._database.write(job)
+        return [dataclasses.replace(record, revision=revision + 1) for record, revision in replaces]
 
     async def delete(self, tenant_id: str, unique_identifier: str) -> None:
         self._check_open()
@@ -412,6 +507,9 @@ class SqliteObjectStore(ObjectStore):
             if found is not None:
                 connection.execute(
                     "DELETE FROM object_names WHERE seq = ? AND tenant_id = ?", (found[0], tenant_id)
+                )
+                connection.execute(
+                    "DELETE FROM held_names WHERE seq = ? AND tenant_id = ?", (found[0], tenant_id)
                 )
 
         await self._database.write(job)

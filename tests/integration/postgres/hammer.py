@@ -8,6 +8,8 @@ coroutines each run ROUNDS rounds of:
 - an insert of an identifier of its own (``NAME-cC-rR``), in one of five tenants;
 - an insert of a contested identifier (``contested-R-K``) that every client of every
   process with the same K tries at once: exactly one may win;
+- an insert of an identifier of its own carrying a contested Name (``named-R-K``), tried by
+  every client of every process with the same K: exactly one may hold it (``DuplicateName``);
 - one compare-and-set increment of a shared counter (``counter-K``, its Cryptographic
   Length), retried on ``ConcurrentUpdate``;
 - a lifecycle race on ``race-R-K``: clients try Activate (Pre-Active -> Active) or Destroy
@@ -28,7 +30,7 @@ import time
 
 from kmip_server.model import Attribute
 from kmip_server.storage.errors import StorageError
-from kmip_server.storage.objects import ConcurrentUpdate, DuplicateIdentifier, ObjectRecord
+from kmip_server.storage.objects import ConcurrentUpdate, DuplicateIdentifier, DuplicateName, ObjectRecord
 from kmip_server.storage.postgres import PostgresObjectStore, PostgresSettings
 from tests.integration.storage.stores import record
 from ttlv.kmip14 import State
@@ -67,9 +69,16 @@ async def client(store: PostgresObjectStore, name: str, number: int, rounds: int
 
             contested = f"contested-{round_number}-{number % 4}"
             try:
-                await store.insert(record(contested, SHARED_TENANT, names=(f"by-{name}-{number}",)))
+                await store.insert(record(contested, SHARED_TENANT, names=(f"by-{own}",)))
                 say("contested", contested)
             except DuplicateIdentifier:
+                pass
+
+            named = f"named-{round_number}-{number % 4}"
+            try:
+                await store.insert(record(f"{own}-named", SHARED_TENANT, names=(named,)))
+                say("named", named)
+            except DuplicateName:
                 pass
 
             counter = f"counter-{(number + round_number) % COUNTERS}"

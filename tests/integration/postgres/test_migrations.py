@@ -12,6 +12,7 @@ import pytest
 
 from kmip_server.cli import main
 from kmip_server.config import StorageKind, parse_config
+from kmip_server.storage.objects import DuplicateName
 from kmip_server.storage.postgres import PostgresDatabase, PostgresObjectStore, SchemaNotCurrent
 from rls import (
     LATEST_VERSION,
@@ -25,6 +26,7 @@ from rls import (
 )
 from tests.integration.storage.stores import record
 from tests.support.postgres import admin_connection, session
+from ttlv.kmip14 import State
 
 
 def fresh_schema() -> str:
@@ -52,6 +54,70 @@ def test_migrate_is_idempotent_records_versions_and_the_store_checks_them() -> N
         try:
             await store.insert(record("after-migration"))
             assert await store.get("tenant-a", "after-migration") is not None
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_migration_3_makes_the_oldest_live_carrier_of_each_name_its_holder() -> None:
+    """Names stored before held_names existed (duplicates included, from the race it closes):
+    each live name is held by its oldest carrier, a destroyed object's names by nobody."""
+
+    async def scenario() -> None:
+        current = await session()
+        schema = fresh_schema()
+        quoted = quote_identifier(schema)
+        rows = [  # uid, tenant, state, names
+            ("o1", "tenant-a", State.ACTIVE, ("dup", "solo")),
+            ("o2", "tenant-a", State.PRE_ACTIVE, ("dup",)),
+            ("o3", "tenant-a", State.DESTROYED, ("gone",)),
+            ("o4", "tenant-b", State.ACTIVE, ("dup",)),
+        ]
+        async with admin_connection() as superuser:  # a superuser: no row-level security
+            await migrate(superuser, current.roles, schema=schema, migrations=MIGRATIONS[:2])
+            seqs = {}
+            for uid, tenant, state, names in rows:
+                seqs[uid] = await superuser.fetchval(
+                    f"INSERT INTO {quoted}.objects (unique_identifier, tenant_id, service, object_type,"
+                    " state, attributes, revision) VALUES ($1, $2, 'svc', 2, $3, '', 0) RETURNING seq",
+                    uid,
+                    tenant,
+                    int(state),
+                )
+                for one in names:
+                    await superuser.execute(
+                        f"INSERT INTO {quoted}.object_names (tenant_id, name, seq) VALUES ($1, $2, $3)",
+                        tenant,
+                        one,
+                        seqs[uid],
+                    )
+            assert (await migrate(superuser, current.roles, schema=schema)).applied == (3,)
+            held = await superuser.fetch(
+                f"SELECT tenant_id, name, seq FROM {quoted}.held_names ORDER BY 1, 2"
+            )
+            assert [tuple(row) for row in held] == [
+                ("tenant-a", "dup", seqs["o1"]),
+                ("tenant-a", "solo", seqs["o1"]),
+                ("tenant-b", "dup", seqs["o4"]),
+            ]
+            flags = await superuser.fetch(
+                "SELECT c.relname, c.relforcerowsecurity FROM pg_catalog.pg_class c"
+                " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1"
+                " AND c.relname IN ('objects', 'object_names', 'held_names')",
+                schema,
+            )
+            assert sorted(tuple(row) for row in flags) == [  # FORCE is back on every one
+                ("held_names", True),
+                ("object_names", True),
+                ("objects", True),
+            ]
+        store = await PostgresObjectStore.open(current.settings(schema))
+        try:
+            with pytest.raises(DuplicateName):
+                await store.insert(record("new-dup", names=("dup",)))
+            await store.insert(record("new-gone", names=("gone",)))  # a destroyed object's name is free
+            await store.insert(record("new-b", "tenant-b", names=("solo",)))
         finally:
             await store.close()
 

@@ -30,7 +30,7 @@ from tests.support.postgres import admin_connection, place_settings, session
 from unseal.blob import BlobHeader, Layer, cipher_for, wrap
 from unseal.records import SealConfig, SealMode
 
-TENANT_TABLES = ("objects", "object_names", "tenant_roots", "service_keys")
+TENANT_TABLES = ("objects", "object_names", "held_names", "tenant_roots", "service_keys")
 SYSTEM_TABLES = ("ivk_versions", "seal_config")
 CIPHER = cipher_for(bytes(32))
 
@@ -60,7 +60,11 @@ async def populate(place: Path) -> str:
     try:
         for tenant in ("acme", "globex"):
             for number in range(3):
-                await objects.insert(record(f"{tenant}-{number}", tenant, names=(f"{tenant}-name", "shared")))
+                # The first holds the names (held_names); the others repeat them, unheld.
+                await objects.insert(
+                    record(f"{tenant}-{number}", tenant, names=(f"{tenant}-name", "shared")),
+                    unique_names=number == 0,
+                )
             assert await hierarchy.create_tenant_root(tenant_root(tenant))
             assert await hierarchy.add_service_key(
                 ServiceKeyRecord(tenant, "svc", 1, ServiceKeyState.ACTIVE, b"l3", 1.0)

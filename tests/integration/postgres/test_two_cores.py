@@ -121,8 +121,9 @@ def test_two_processes_on_one_database_lose_nothing_and_duplicate_nothing() -> N
         by_kind.setdefault(kind, []).append(uid)
     inserts, contested = by_kind["insert"], by_kind.get("contested", [])
     assert len(inserts) == len(set(inserts)) == len(PROCESSES) * CLIENTS * ROUNDS
-    # Every contested identifier was won exactly once, across both processes.
+    # Every contested identifier was won exactly once, across both processes; so was every Name.
     assert sorted(contested) == sorted({f"contested-{r}-{k}" for r in range(ROUNDS) for k in range(4)})
+    assert sorted(by_kind["named"]) == sorted({f"named-{r}-{k}" for r in range(ROUNDS) for k in range(4)})
 
     async def check() -> None:
         store = await PostgresObjectStore.open(settings)
@@ -141,6 +142,8 @@ def test_two_processes_on_one_database_lose_nothing_and_duplicate_nothing() -> N
                     found.unique_identifier for found in await store.find(f"tenant-{tenant}", LocateQuery())
                 ]
             assert sorted(stored) == sorted(inserts)  # nothing more, nothing less
+            for named in set(by_kind["named"]):
+                assert len(await store.find(SHARED_TENANT, LocateQuery(names=(named,)))) == 1
             # No lost update: each counter moved by exactly its acknowledged increments.
             increments = Counter(by_kind["increment"])
             assert sum(increments.values()) == len(PROCESSES) * CLIENTS * ROUNDS

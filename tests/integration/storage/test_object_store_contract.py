@@ -1,7 +1,9 @@
 """The ObjectStore contract (``kmip_server.storage.objects``), run against every store kind.
 
 What the engine relies on: exact round trips, tenant isolation indistinguishable from absence,
-compare-and-set on revision, Locate narrowing in creation order, durability.
+compare-and-set on revision, one live holder of each name per tenant (racing writers
+included), several records written all or nothing, Locate narrowing in creation order,
+durability.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from pathlib import Path
 import pytest
 
 from kmip_server.model import Attribute
+from kmip_server.storage.errors import StorageError
 from kmip_server.storage.objects import (
     ConcurrentUpdate,
     DuplicateIdentifier,
+    DuplicateName,
     LocateQuery,
     ObjectRecord,
     ObjectStore,
@@ -173,8 +177,8 @@ def test_duplicate_identifier_in_any_tenant_is_refused_and_changes_nothing(
 
 def test_delete_removes_everything_and_frees_the_identifier(kind: StoreKind, tmp_path: Path) -> None:
     async def scenario(store: ObjectStore) -> None:
-        await store.insert(record("uid-1", names=("n",)))
-        await store.insert(record("uid-2", names=("n",)))
+        await store.insert(record("uid-1", names=("n",)))  # holds "n"
+        await store.insert(record("uid-2", names=("n",)), unique_names=False)
         await store.delete("tenant-a", "uid-1")
         assert await store.get("tenant-a", "uid-1") is None
         assert await uids(store, "tenant-a", LocateQuery(names=("n",))) == ["uid-2"]
@@ -182,7 +186,7 @@ def test_delete_removes_everything_and_frees_the_identifier(kind: StoreKind, tmp
         with pytest.raises(ConcurrentUpdate):
             await store.replace(record("uid-1"), expected_revision=0)
         await store.delete("tenant-a", "uid-1")  # already gone: nothing to do, no error
-        again = record("uid-1", names=("again",))
+        again = record("uid-1", names=("again", "n"))  # "n" went with the deleted record
         await store.insert(again)
         assert await store.get("tenant-a", "uid-1") == again
         # Re-inserted means newly created: it now comes after uid-2.
@@ -233,10 +237,12 @@ def test_another_tenants_identifier_answers_exactly_like_a_missing_one(
 
 def test_a_name_shared_by_two_tenants_locates_only_the_callers(kind: StoreKind, tmp_path: Path) -> None:
     async def scenario(store: ObjectStore) -> None:
+        # Each tenant's first record holds "shared" (names are unique per tenant); the second
+        # repeats it as a write without unique_names may.
         await store.insert(record("uid-a1", "tenant-a", names=("shared", "only-a")))
         await store.insert(record("uid-b1", "tenant-b", names=("shared",)))
-        await store.insert(record("uid-a2", "tenant-a", names=("shared",)))
-        await store.insert(record("uid-b2", "tenant-b", names=("shared", "only-a")))
+        await store.insert(record("uid-a2", "tenant-a", names=("shared",)), unique_names=False)
+        await store.insert(record("uid-b2", "tenant-b", names=("shared", "only-a")), unique_names=False)
         assert await uids(store, "tenant-a", LocateQuery(names=("shared",))) == ["uid-a1", "uid-a2"]
         assert await uids(store, "tenant-b", LocateQuery(names=("shared",))) == ["uid-b1", "uid-b2"]
         assert await uids(store, "tenant-a", LocateQuery(names=("shared", "only-a"))) == ["uid-a1"]
@@ -346,7 +352,8 @@ def test_find_narrows_by_type_states_names_and_service_in_creation_order(
     async def scenario(store: ObjectStore) -> None:
         for uid, object_type, state, names, service in rows:
             await store.insert(
-                record(uid, object_type=object_type, state=state, names=names, service=service)
+                record(uid, object_type=object_type, state=state, names=names, service=service),
+                unique_names=False,  # names repeat: Locate by name finds each object that has one
             )
         await store.insert(record("other-tenant", "tenant-b", names=("a", "b", "c")))
         for query, expected in cases:
@@ -354,6 +361,7 @@ def test_find_narrows_by_type_states_names_and_service_in_creation_order(
         # A replace changes what matches but never the creation order.
         k9 = await store.get("tenant-a", "k-9")
         assert k9 is not None
+        # k-9 keeps names other records carry too: a write that keeps them is never refused.
         await store.replace(dataclasses.replace(k9, state=State.DEACTIVATED), expected_revision=0)
         assert await uids(store, "tenant-a", LocateQuery(names=("a",))) == ["k-9", "k-1", "k-5", "k-2"]
         assert await uids(store, "tenant-a", LocateQuery(states=frozenset({State.DEACTIVATED}))) == [
@@ -386,7 +394,9 @@ def test_concurrent_inserts_from_many_coroutines(kind: StoreKind, tmp_path: Path
         async def writer(number: int) -> None:
             for sequence in range(each):
                 uid = f"w{number:02d}-{sequence:02d}"
-                await store.insert(record(uid, f"tenant-{number % 4}", names=(f"writer-{number}", uid)))
+                await store.insert(
+                    record(uid, f"tenant-{number % 4}", names=(f"writer-{number}", uid)), unique_names=False
+                )
 
         async with asyncio.TaskGroup() as group:
             for number in range(writers):
@@ -408,6 +418,234 @@ def test_concurrent_inserts_from_many_coroutines(kind: StoreKind, tmp_path: Path
         stored = await store.get("tenant-a", "contested")
         assert stored is not None
         assert stored.names == (f"c{results.index(None)}",)
+
+    run(kind, tmp_path, scenario)
+
+
+# Names: one live holder per tenant -----------------------------------------------------------
+
+
+def test_a_name_is_held_by_one_live_record_of_a_tenant(kind: StoreKind, tmp_path: Path) -> None:
+    async def scenario(store: ObjectStore) -> None:
+        holder = record("uid-holder", names=("n", "m"))
+        await store.insert(holder)
+        with pytest.raises(DuplicateName):
+            await store.insert(record("uid-second", names=("other", "n")))
+        assert await store.get("tenant-a", "uid-second") is None  # nothing of it is stored
+        assert await uids(store, "tenant-a", LocateQuery(names=("other",))) == []
+        await store.insert(record("uid-other-tenant", "tenant-b", names=("n",)))  # per tenant
+        # Gaining a name by a replace is refused the same way, and changes nothing.
+        plain = record("uid-plain", names=("p",))
+        await store.insert(plain)
+        with pytest.raises(DuplicateName):
+            await store.replace(
+                dataclasses.replace(plain, attributes=(name("p"), name("m"))), expected_revision=0
+            )
+        assert await store.get("tenant-a", "uid-plain") == plain
+        # ... and a write without unique_names may repeat it (ObjectSettings.unique_names off).
+        await store.insert(record("uid-repeat", names=("n",)), unique_names=False)
+        # The holder's own writes keep its names.
+        kept = await store.replace(dataclasses.replace(holder, state=State.DEACTIVATED), expected_revision=0)
+        with pytest.raises(DuplicateName):
+            await store.insert(record("uid-third", names=("n",)))
+        # A name given up is free; a destroyed record gives up every name and is still located.
+        kept = await store.replace(dataclasses.replace(kept, attributes=(name("n"),)), expected_revision=1)
+        await store.insert(record("uid-m", names=("m",)))
+        await store.replace(
+            dataclasses.replace(kept, state=State.DESTROYED, material=None), expected_revision=2
+        )
+        await store.insert(record("uid-successor", names=("n",)))
+        assert await uids(store, "tenant-a", LocateQuery(names=("n",))) == [
+            "uid-holder",
+            "uid-repeat",
+            "uid-successor",
+        ]
+        with pytest.raises(DuplicateName):
+            await store.insert(record("uid-fourth", names=("n",)))
+        # Deleting the holder frees its names too.
+        await store.delete("tenant-a", "uid-successor")
+        await store.insert(record("uid-fifth", names=("n",)))
+
+    run(kind, tmp_path, scenario)
+
+
+def test_a_kept_name_another_record_holds_never_refuses_a_write(kind: StoreKind, tmp_path: Path) -> None:
+    """A duplicate stored before names were unique (or with unique_names off), or an object
+    brought back from Destroyed by an undo, keeps its name unheld: its other changes go through,
+    and it holds the name again once the name is free."""
+
+    async def scenario(store: ObjectStore) -> None:
+        first = record("uid-first", names=("n",))
+        await store.insert(first)
+        duplicate = record("uid-duplicate", names=("n", "d"))
+        await store.insert(duplicate, unique_names=False)
+        # The duplicate's own changes go through, its "n" unheld ...
+        changed = await store.replace(
+            dataclasses.replace(duplicate, state=State.DEACTIVATED), expected_revision=0
+        )
+        # ... until "n" is free: the first holder is destroyed, the duplicate's next write holds it.
+        destroyed = await store.replace(
+            dataclasses.replace(first, state=State.DESTROYED), expected_revision=0
+        )
+        await store.replace(dataclasses.replace(changed, state=State.ACTIVE), expected_revision=1)
+        with pytest.raises(DuplicateName):
+            await store.insert(record("uid-new", names=("n",)))
+        # The destroyed record brought back (an undo of the Destroy) keeps its "n", unheld.
+        revived = await store.replace(dataclasses.replace(destroyed, state=State.ACTIVE), expected_revision=1)
+        assert await store.get("tenant-a", "uid-first") == revived
+        with pytest.raises(DuplicateName):
+            await store.insert(record("uid-new", names=("n",)))
+        assert await uids(store, "tenant-a", LocateQuery(names=("n",))) == ["uid-first", "uid-duplicate"]
+
+    run(kind, tmp_path, scenario)
+
+
+def test_racing_writers_for_one_name_exactly_one_wins(kind: StoreKind, tmp_path: Path) -> None:
+    contenders = 16
+
+    async def scenario(store: ObjectStore) -> None:
+        for round_ in range(3):
+            contested = f"contested-{round_}"
+            inserts = [
+                store.insert(record(f"r{round_}-new-{n}", names=(contested,))) for n in range(contenders)
+            ]
+            # ... against records that gain the name by a replace at the same time.
+            renamed = [record(f"r{round_}-old-{n}", names=(f"r{round_}-own-{n}",)) for n in range(4)]
+            for each in renamed:
+                await store.insert(each)
+            replaces = [
+                store.replace(dataclasses.replace(each, attributes=(name(contested),)), expected_revision=0)
+                for each in renamed
+            ]
+            results = await asyncio.gather(*inserts, *replaces, return_exceptions=True)
+            winners = [n for n, result in enumerate(results) if not isinstance(result, BaseException)]
+            assert len(winners) == 1, results
+            assert all(
+                isinstance(result, DuplicateName) for n, result in enumerate(results) if n not in winners
+            )
+            assert len(await uids(store, "tenant-a", LocateQuery(names=(contested,)))) == 1
+            for each in renamed:  # a loser's replace stored nothing
+                stored = await store.get("tenant-a", each.unique_identifier)
+                assert stored is not None
+                assert stored.revision == 0 or stored.names == (contested,)
+
+    run(kind, tmp_path, scenario)
+
+
+def test_racing_stores_for_one_name_exactly_one_wins(durable_kind: StoreKind, tmp_path: Path) -> None:
+    """Two stores on one database (two Cores, or two worker processes): their writers race for
+    one name through separate connections."""
+    contenders = 12
+
+    async def main() -> None:
+        stores = [await durable_kind.open(tmp_path), await durable_kind.open(tmp_path)]
+        try:
+            for round_ in range(3):
+                results = await asyncio.gather(
+                    *(
+                        stores[n % 2].insert(record(f"r{round_}-{n}", names=(f"contested-{round_}",)))
+                        for n in range(contenders)
+                    ),
+                    return_exceptions=True,
+                )
+                assert results.count(None) == 1, results
+                assert all(isinstance(result, DuplicateName) for result in results if result is not None)
+                for store in stores:
+                    found = await uids(store, "tenant-a", LocateQuery(names=(f"contested-{round_}",)))
+                    assert found == [f"r{round_}-{results.index(None)}"]
+        finally:
+            for store in stores:
+                await store.close()
+
+    asyncio.run(main())
+
+
+# Several records in one write ----------------------------------------------------------------
+
+
+def test_write_many_stores_every_record_or_none(kind: StoreKind, tmp_path: Path) -> None:
+    async def scenario(store: ObjectStore) -> None:
+        old = record("uid-old", names=("moving",))
+        other = record("uid-other", names=("other",))
+        await store.insert(old)
+        await store.insert(other)
+        await store.insert(record("uid-taken", names=("taken",)))
+        new = record("uid-new", names=("moving",))
+        gave_up = dataclasses.replace(old, attributes=(name("kept-by-old"),))
+        touched = dataclasses.replace(other, state=State.DEACTIVATED)
+
+        async def nothing_changed() -> None:
+            assert await store.get("tenant-a", "uid-old") == old
+            assert await store.get("tenant-a", "uid-other") == other
+            assert await store.get("tenant-a", "uid-new") is None
+            assert await uids(store, "tenant-a", LocateQuery(names=("moving",))) == ["uid-old"]
+
+        # One stale revision: nothing of the write is stored.
+        with pytest.raises(ConcurrentUpdate):
+            await store.write_many(inserts=(new,), replaces=((gave_up, 0), (touched, 5)))
+        await nothing_changed()
+        # One name another record holds, on an insert or on a replace: nothing either.
+        with pytest.raises(DuplicateName):
+            await store.write_many(
+                inserts=(new, record("uid-late", names=("taken",))), replaces=((gave_up, 0), (touched, 0))
+            )
+        await nothing_changed()
+        with pytest.raises(DuplicateName):
+            await store.write_many(
+                inserts=(new,),
+                replaces=((gave_up, 0), (dataclasses.replace(touched, attributes=(name("taken"),)), 0)),
+            )
+        await nothing_changed()
+        # Two new records with one name, or an identifier that exists: nothing.
+        with pytest.raises(DuplicateName):
+            await store.write_many(
+                inserts=(record("uid-a", names=("twin",)), record("uid-b", names=("twin",)))
+            )
+        assert await store.get("tenant-a", "uid-a") is None
+        with pytest.raises(DuplicateIdentifier):
+            await store.write_many(inserts=(new, record("uid-other")), replaces=((gave_up, 0),))
+        await nothing_changed()
+        # Records of two tenants are never one write.
+        with pytest.raises(StorageError):
+            await store.write_many(inserts=(record("uid-b1", "tenant-b"),), replaces=((gave_up, 0),))
+        await nothing_changed()
+        assert await store.write_many() == []
+
+        # All of it, the Name moving from the old record to the new one (Re-key).
+        stored = await store.write_many(inserts=(new,), replaces=((gave_up, 0), (touched, 0)))
+        assert stored == [dataclasses.replace(gave_up, revision=1), dataclasses.replace(touched, revision=1)]
+        assert await store.get("tenant-a", "uid-new") == new
+        assert await store.get("tenant-a", "uid-old") == stored[0]
+        assert await store.get("tenant-a", "uid-other") == stored[1]
+        assert await uids(store, "tenant-a", LocateQuery(names=("moving",))) == ["uid-new"]
+        assert await uids(store, "tenant-a", LocateQuery(names=("kept-by-old",))) == ["uid-old"]
+        with pytest.raises(DuplicateName):
+            await store.insert(record("uid-again", names=("moving",)))
+
+    run(kind, tmp_path, scenario)
+
+
+def test_racing_rekeys_of_one_record_exactly_one_is_stored(kind: StoreKind, tmp_path: Path) -> None:
+    contenders = 12
+
+    async def scenario(store: ObjectStore) -> None:
+        old = record("uid-old", names=("chain",))
+        await store.insert(old)
+        without_name = dataclasses.replace(old, attributes=())
+        results = await asyncio.gather(
+            *(
+                store.write_many(
+                    inserts=(record(f"uid-new-{n}", names=("chain",)),), replaces=((without_name, 0),)
+                )
+                for n in range(contenders)
+            ),
+            return_exceptions=True,
+        )
+        won = [n for n, result in enumerate(results) if isinstance(result, list)]
+        assert len(won) == 1, results
+        assert all(isinstance(result, ConcurrentUpdate) for result in results if not isinstance(result, list))
+        assert await uids(store, "tenant-a", LocateQuery()) == ["uid-old", f"uid-new-{won[0]}"]
+        assert await uids(store, "tenant-a", LocateQuery(names=("chain",))) == [f"uid-new-{won[0]}"]
 
     run(kind, tmp_path, scenario)
 

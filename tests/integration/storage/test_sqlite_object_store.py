@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from kmip_server.storage import IvkRecord, IvkState, StorageClosed, StorageError, StorageTimeout
-from kmip_server.storage.objects import ConcurrentUpdate, LocateQuery, ObjectRecord
+from kmip_server.storage.objects import ConcurrentUpdate, DuplicateName, LocateQuery, ObjectRecord
 from kmip_server.storage.sqlite import SqliteStore
 from kmip_server.storage.sqlite_database import SqliteDatabase, SqliteSettings
 from kmip_server.storage.sqlite_objects import SqliteObjectStore
 from tests.integration.storage.stores import custom, record, rich_attributes
 from ttlv import Limits
 from ttlv.item import Item, ItemType
+from ttlv.kmip14 import State
 
 
 async def hold_writer(
@@ -76,7 +77,7 @@ def test_one_data_file_holds_the_hierarchy_and_the_objects(tmp_path: Path) -> No
     connection = sqlite3.connect(path)
     try:
         versions = dict(connection.execute("SELECT component, version FROM schema_versions"))
-        assert versions == {"hierarchy": 1, "objects": 1}
+        assert versions == {"hierarchy": 1, "objects": 2}
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     finally:
         connection.close()
@@ -96,6 +97,56 @@ def test_an_unknown_schema_version_is_refused(tmp_path: Path) -> None:
             await SqliteObjectStore.open(path)
 
     asyncio.run(scenario())
+
+
+def test_a_version_1_file_is_upgraded_the_oldest_live_carrier_of_each_name_holding_it(tmp_path: Path) -> None:
+    """Version 1 had no held_names: its names (duplicates included, from the race version 2
+    closes) are held by their oldest live carrier once the store opens the file."""
+    path = tmp_path / "core.db"
+
+    async def version_1() -> None:
+        store = await SqliteObjectStore.open(path)
+        for one in (
+            record("o1", names=("dup", "solo")),
+            record("o2", state=State.PRE_ACTIVE, names=("dup",)),
+            record("o3", state=State.DESTROYED, names=("gone",)),
+            record("o4", "tenant-b", names=("dup",)),
+        ):
+            await store.insert(one, unique_names=False)
+        await store.close()
+        connection = sqlite3.connect(path)
+        with connection:  # what a version 1 file looks like
+            connection.execute("DROP TABLE held_names")
+            connection.execute("UPDATE schema_versions SET version = 1 WHERE component = 'objects'")
+        connection.close()
+
+    async def upgraded() -> None:
+        store = await SqliteObjectStore.open(path)
+        with pytest.raises(DuplicateName):
+            await store.insert(record("new-dup", names=("dup",)))
+        await store.insert(record("new-gone", names=("gone",)))  # a destroyed object's name is free
+        await store.insert(record("new-b", "tenant-b", names=("solo",)))
+        await store.close()
+        connection = sqlite3.connect(path)
+        try:
+            held = connection.execute(
+                "SELECT h.tenant_id, h.name, o.unique_identifier FROM held_names AS h"
+                " JOIN objects AS o ON o.seq = h.seq ORDER BY 1, 2"
+            ).fetchall()
+            version = connection.execute("SELECT version FROM schema_versions WHERE component = 'objects'")
+            assert version.fetchone() == (2,)
+        finally:
+            connection.close()
+        assert held == [
+            ("tenant-a", "dup", "o1"),
+            ("tenant-a", "gone", "new-gone"),
+            ("tenant-a", "solo", "o1"),
+            ("tenant-b", "dup", "o4"),
+            ("tenant-b", "solo", "new-b"),
+        ]
+
+    asyncio.run(version_1())
+    asyncio.run(upgraded())
 
 
 def test_a_closed_store_refuses_every_call(tmp_path: Path) -> None:

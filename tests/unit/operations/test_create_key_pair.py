@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from kmip_server.model import (
     Attribute,
+    CreateKeyPairRequestPayload,
     CreateKeyPairResponsePayload,
     CryptographicDomainParameters,
     GetRequestPayload,
@@ -25,6 +26,7 @@ from kmip_server.model import (
     TransparentRSAPublicKey,
     UniqueIdentifierResponsePayload,
 )
+from kmip_server.operations import create_key_pair
 from kmip_server.storage.objects import LocateQuery
 from tests.unit.engine.support import NOW, Core, batch_item, payload_of, run_core, uid_item
 from tests.unit.operations.attribute_support import custom, failed, name, shown
@@ -36,6 +38,7 @@ from tests.unit.operations.keypair_support import (
     local_public_key,
     register_public,
 )
+from tests.unit.operations.racing import RecordingStore, racing_context
 from ttlv.kmip14 import (
     CryptographicAlgorithm,
     CryptographicUsageMask,
@@ -384,5 +387,25 @@ def test_larger_rsa_moduli(tmp_path: Path, bits: int) -> None:
             == (await local_public_key(core, public_uid)).public_numbers()
         )
         assert (await values(core, public_uid))["Cryptographic Length"] == [bits]
+
+    run_core(tmp_path, scenario)
+
+
+def test_both_halves_are_one_write(tmp_path: Path) -> None:
+    """Regression: the halves were three writes (private, public, the private's link), so a
+    crash between them left half a pair. One write_many now: both halves, linked, or neither."""
+
+    async def scenario(core: Core) -> None:
+        store = RecordingStore(core.store)
+        request = key_pair_item((algorithm(_A.ECDSA), length(256)), (name("half"),)).request_payload
+        assert isinstance(request, CreateKeyPairRequestPayload)
+        answer = await create_key_pair.handle(racing_context(core, store), request)
+        new = (answer.private_key_unique_identifier, answer.public_key_unique_identifier)
+        assert store.writes == [("write_many", new, ())]
+        private = await core.store.get("tenant-a", new[0])
+        assert private is not None
+        assert Link(link_type=LinkType.PUBLIC_KEY_LINK, linked_object_identifier=new[1]) in [
+            attribute.value for attribute in private.attributes
+        ]
 
     run_core(tmp_path, scenario)

@@ -34,9 +34,11 @@ from kmip_server.model import (
     RNGSeedResponsePayload,
     TemplateAttribute,
 )
+from kmip_server.operations import derive_key
 from tests.unit.crypto.support import register_key
 from tests.unit.engine.support import Core, batch_item, payload_of, run_core, tenant
 from tests.unit.operations.attribute_support import failed, shown
+from tests.unit.operations.racing import RecordingStore, racing_context
 from ttlv.kmip14 import (
     BlockCipherMode,
     CryptographicAlgorithm,
@@ -346,5 +348,24 @@ def test_derive_key_encrypt_and_sp800_108(tmp_path: Path) -> None:
         )
         assert got.object_type is ObjectType.SECRET_DATA
         assert len(material(got)) == 48
+
+    run_core(tmp_path, scenario)
+
+
+def test_the_derived_key_and_the_base_keys_link_are_one_write(tmp_path: Path) -> None:
+    """Regression: the derived key and the base key's Derived Key Link were two writes (a crash
+    between them left a link one way only). One write_many now."""
+
+    async def scenario(core: Core) -> None:
+        base = await register_key(core, b"k" * 32, A.HMAC_SHA256, mask=U.DERIVE_KEY)
+        parameters = DerivationParameters(
+            cryptographic_parameters=CryptographicParameters(hashing_algorithm=HashingAlgorithm.SHA_256),
+            derivation_data=b"context",
+        )
+        store = RecordingStore(core.store)
+        request = _derive((base,), DerivationMethod.HMAC, parameters, *AES_128).request_payload
+        assert isinstance(request, DeriveKeyRequestPayload)
+        answer = await derive_key.handle(racing_context(core, store), request)
+        assert store.writes == [("write_many", (answer.unique_identifier,), (base,))]
 
     run_core(tmp_path, scenario)

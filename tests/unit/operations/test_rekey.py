@@ -47,7 +47,7 @@ from tests.unit.operations.attribute_support import (
     payload_any,
     shown,
 )
-from tests.unit.operations.racing import RacingStore, racing_context, with_attributes
+from tests.unit.operations.racing import RacingStore, RecordingStore, racing_context, with_attributes
 from ttlv.kmip14 import (
     BatchErrorContinuationOption,
     CryptographicAlgorithm,
@@ -373,5 +373,21 @@ def test_losing_to_another_rekey_is_permission_denied(tmp_path: Path) -> None:
                 racing_context(core, store), ReKeyRequestPayload(unique_identifier=old)
             )
         assert set(core.store._records) == {old}
+
+    run_core(tmp_path, scenario)
+
+
+def test_the_replacement_and_the_existing_keys_update_are_one_write(tmp_path: Path) -> None:
+    """Regression: they were two transactions, and a SIGKILL between them left the Name on both
+    keys (tests/integration/test_durability.py). One write_many now: both or neither."""
+
+    async def scenario(core: Core) -> None:
+        old = await create_aes(core, name="moved")
+        store = RecordingStore(core.store)
+        answer = await rekey_operation.handle(
+            racing_context(core, store), ReKeyRequestPayload(unique_identifier=old)
+        )
+        assert store.writes == [("write_many", (answer.unique_identifier,), (old,))]
+        assert (await core.ok(locate(name("moved")))).unique_identifiers == (answer.unique_identifier,)
 
     run_core(tmp_path, scenario)

@@ -3,6 +3,7 @@ names moving, Offset, the ID Placeholder, and 11.6's refusals."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from kmip_server.model import (
     UniqueIdentifierResponsePayload,
     UsageLimits,
 )
+from kmip_server.operations import rekey_key_pair
+from kmip_server.storage.objects import ObjectRecord
 from tests.unit.engine.support import NOW, Core, batch_item, create_aes, payload_of, run_core, uid_item
 from tests.unit.operations.attribute_support import custom, failed, locate, name, shown
 from tests.unit.operations.keypair_support import (
@@ -28,6 +31,7 @@ from tests.unit.operations.keypair_support import (
     local_public_key,
     register_private,
 )
+from tests.unit.operations.racing import RecordingStore, racing_context
 from ttlv.kmip14 import (
     CryptographicAlgorithm,
     CryptographicUsageMask,
@@ -256,5 +260,65 @@ def test_an_rsa_pair_is_rekeyed_as_rsa(tmp_path: Path) -> None:
         assert (await values(core, payload.public_key_unique_identifier))["Cryptographic Algorithm"] == [
             _A.RSA
         ]
+
+    run_core(tmp_path, scenario)
+
+
+def test_the_new_pair_and_the_existing_pairs_updates_are_one_write(tmp_path: Path) -> None:
+    """Regression: the new halves, the existing Private Key and the existing Public Key were
+    written in four transactions (a crash between them left a Name on an old and a new half, or
+    a link one way only). One write_many now: all of it or nothing."""
+
+    async def scenario(core: Core) -> None:
+        old_private, old_public = await create_pair(
+            core, _A.ECDSA, 256, private_mask=_U.SIGN, public_mask=_U.VERIFY, private=(name("pair"),)
+        )
+        store = RecordingStore(core.store)
+        request = rekey_pair(old_private).request_payload
+        assert isinstance(request, ReKeyKeyPairRequestPayload)
+        answer = await rekey_key_pair.handle(racing_context(core, store), request)
+        new = (answer.private_key_unique_identifier, answer.public_key_unique_identifier)
+        assert store.writes == [("write_many", new, (old_private, old_public))]
+        assert (await core.ok(locate(name("pair")))).unique_identifiers == (new[0],)
+
+    run_core(tmp_path, scenario)
+
+
+def test_a_concurrent_change_of_the_existing_public_key_starts_over(tmp_path: Path) -> None:
+    """The new Public Key is derived from the existing one: when that changed since it was
+    read, nothing is stored and the whole Re-key Key Pair starts over from what is stored now."""
+
+    async def scenario(core: Core) -> None:
+        old_private, old_public = await create_pair(
+            core, _A.ECDSA, 256, private_mask=_U.SIGN, public_mask=_U.VERIFY
+        )
+        inner = core.store
+        raced = False
+
+        class ChangesThePublicKeyOnce(RecordingStore):
+            async def write_many(self, **kwargs: Any) -> list[ObjectRecord]:
+                nonlocal raced
+                if not raced:
+                    raced = True
+                    current = await inner.get("tenant-a", old_public)
+                    assert current is not None
+                    changed = dataclasses.replace(
+                        current, attributes=(*current.attributes, custom("x-raced", "yes"))
+                    )
+                    await inner.replace(changed, expected_revision=current.revision)
+                return await super().write_many(**kwargs)
+
+        store = ChangesThePublicKeyOnce(inner)
+        request = rekey_pair(old_private).request_payload
+        assert isinstance(request, ReKeyKeyPairRequestPayload)
+        answer = await rekey_key_pair.handle(racing_context(core, store), request)
+        assert len(store.writes) == 2  # the first lost, nothing of it stored
+        assert len(inner._records) == 4
+        new_public = await values(core, answer.public_key_unique_identifier)
+        assert "x-raced" in new_public  # derived from the Public Key as it is now
+        assert (
+            link(LinkType.REPLACEMENT_OBJECT_LINK, answer.public_key_unique_identifier)
+            in (await values(core, old_public))["Link"]
+        )
 
     run_core(tmp_path, scenario)
