@@ -6,8 +6,9 @@ is closed before any TLS work is spent on it; the others get a TLS handshake bou
 ``tls_handshake_timeout`` and then one task each (see ``connection.Connection``).
 
 ``serve`` is the process entry point: one worker in this process, or, with ``workers > 1``, a
-supervisor of that many spawned worker processes sharing the port through SO_REUSEPORT
-(see ``workers``).
+supervisor of that many spawned worker processes sharing the port: one listening socket that
+each worker accepts from while it is among the least busy (``balance``), or with
+``balance_connections`` off a socket each through SO_REUSEPORT (see ``workers``).
 
 Invariants:
 - Every await is bounded by a named timeout, except the accept loop, the reaper and the wait for
@@ -37,6 +38,7 @@ from types import TracebackType
 from typing import Self
 
 from kmip_server.identity import IdentityResolver, IdentitySettings
+from kmip_server.transport.balance import ConnectionBalancer
 from kmip_server.transport.connection import Connection, ServingContext
 from kmip_server.transport.handler import HandlerFactory, RequestHandler
 from kmip_server.transport.metrics import (
@@ -99,8 +101,10 @@ class TransportServer:
         resolver: IdentityResolver,
         metrics: TransportMetrics | None = None,
         sock: socket.socket | None = None,
+        balancer: ConnectionBalancer | None = None,
     ) -> None:
         self._settings = settings
+        self._balancer = balancer
         self._ssl_context = ssl_context
         self._metrics: TransportMetrics = metrics if metrics is not None else NullMetrics()
         self._context = ServingContext(handler, resolver, settings, self._metrics)
@@ -191,10 +195,21 @@ class TransportServer:
             for connection in tuple(self._connections.values()):
                 connection.check_deadlines(now)
 
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._connections.pop(task)
+        if self._balancer is not None:
+            self._balancer.publish(len(self._connections))
+
+    def _held(self) -> int:
+        return len(self._connections)
+
     async def _accept_loop(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         settings = self._settings
+        balancer = self._balancer
         while True:
+            if balancer is not None:
+                await balancer.wait_turn(self._held)
             try:
                 client, _ = await loop.sock_accept(sock)
             except OSError as error:
@@ -215,7 +230,9 @@ class TransportServer:
             connection = Connection(self._context, f"{self._id_prefix}{next(self._ids):x}", loop)
             task = loop.create_task(self._run(client, connection))
             self._connections[task] = connection
-            task.add_done_callback(self._connections.pop)
+            task.add_done_callback(self._forget)
+            if balancer is not None:
+                balancer.publish(len(self._connections))
 
     async def _run(self, client: socket.socket, connection: Connection) -> None:
         loop = asyncio.get_running_loop()
@@ -277,10 +294,12 @@ async def serve_worker(
     ready: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
     sock: socket.socket | None = None,
+    balancer: ConnectionBalancer | None = None,
 ) -> None:
     """Run one server in the running loop until ``stop`` is set (or SIGTERM/SIGINT), then drain.
 
-    ``ready(port)`` is called once the server listens.
+    ``ready(port)`` is called once the server listens. ``sock``: a listening socket to serve
+    (shared with sibling workers, then ``balancer`` says when to accept); else one is made.
     """
     loop = asyncio.get_running_loop()
     stop_event = stop if stop is not None else asyncio.Event()
@@ -302,6 +321,7 @@ async def serve_worker(
                 resolver=resolver,
                 metrics=metrics,
                 sock=sock,
+                balancer=balancer,
             )
             await server.start()
             try:
@@ -335,11 +355,24 @@ def run_worker(
     metrics_factory: MetricsFactory | None = None,
     *,
     ready: Callable[[int], None] | None = None,
+    sock: socket.socket | None = None,
+    balancer: ConnectionBalancer | None = None,
 ) -> None:
     """Run one worker in this process (its own event loop; uvloop when enabled) until signalled."""
     metrics = metrics_factory() if metrics_factory is not None else None
     with asyncio.Runner(loop_factory=_loop_factory(settings.use_uvloop)) as runner:
-        runner.run(serve_worker(settings, tls, identity, handler_factory, metrics=metrics, ready=ready))
+        runner.run(
+            serve_worker(
+                settings,
+                tls,
+                identity,
+                handler_factory,
+                metrics=metrics,
+                ready=ready,
+                sock=sock,
+                balancer=balancer,
+            )
+        )
 
 
 def serve(

@@ -43,8 +43,12 @@ class TransportSettings:
     host: str = "127.0.0.1"  # bind address; "0.0.0.0" or "::" to listen on every interface
     port: int = KMIP_PORT  # 0 picks a free port (tests)
     backlog: int = 1024  # listen queue
-    workers: int = 1  # processes sharing the port through SO_REUSEPORT
-    reuse_port: bool = False  # set SO_REUSEPORT even with one worker (forced on when workers > 1)
+    workers: int = 1  # processes sharing the port
+    # workers > 1: one listening socket for all, each worker accepting only while it serves no
+    # more connections than the least busy one (transport.balance); False: a socket per worker
+    # with SO_REUSEPORT, the kernel spreading connections by a hash of their addresses.
+    balance_connections: bool = True
+    reuse_port: bool = False  # set SO_REUSEPORT even with one worker (forced on when workers > 1 unbalanced)
     use_uvloop: bool = True  # when installed; the stdlib loop keeps a 256 KiB TLS buffer per connection
     limits: Limits = field(default_factory=Limits)  # the framer's max_message_size applies here
     max_connections: int = 2048  # per worker; beyond it a new connection is closed at once

@@ -1,14 +1,19 @@
-"""SO_REUSEPORT worker processes and the supervisor that keeps them running.
+"""Worker processes sharing one port, and the supervisor that keeps them running.
 
 The supervisor spawns ``workers`` fresh interpreters (multiprocessing "spawn": no event loop,
-lock or key material is inherited through fork). Each binds its own listening socket on the
-same port with SO_REUSEPORT, so the kernel spreads new connections across them, and builds its
-handler from the picklable ``handler_factory``.
+lock or key material is inherited through fork); each builds its handler from the picklable
+``handler_factory``. How they share the port:
+- ``balance_connections`` (the default): the supervisor makes the one listening socket and
+  hands it to every worker (and every restarted one) at spawn; each accepts from it only while
+  it holds no more connections than the least busy live worker (``transport.balance``: counts in
+  shared memory, one slot per worker, ``DEAD`` while the slot's worker is not running).
+- otherwise each worker binds its own socket on the port with SO_REUSEPORT and the kernel
+  spreads new connections by a hash of their addresses.
 
 Invariants:
-- With port 0 the supervisor first reserves a free port with a bound, never-listening
-  SO_REUSEPORT socket (the kernel routes connections to listening sockets only), so every worker,
-  and every restarted worker, binds the same port.
+- With port 0 every worker, and every restarted worker, serves the same port: the shared socket
+  is bound once; for SO_REUSEPORT the supervisor first reserves a free port with a bound,
+  never-listening SO_REUSEPORT socket (the kernel routes connections to listening sockets only).
 - A worker that dies unexpectedly is restarted after a delay that doubles per death; more than
   ``worker_restart_limit`` deaths of one worker within ``worker_restart_window`` stop the whole
   server with exit status 1 (a worker that cannot start would otherwise spin).
@@ -35,11 +40,13 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any
 
 from kmip_server.identity import IdentitySettings
+from kmip_server.transport.balance import DEAD, ConnectionBalancer
 from kmip_server.transport.handler import HandlerFactory
 from kmip_server.transport.metrics import MetricsFactory
-from kmip_server.transport.server import run_worker
+from kmip_server.transport.server import listening_socket, run_worker
 from kmip_server.transport.settings import TLSSettings, TransportSettings
 
 __all__ = ["Supervisor"]
@@ -71,6 +78,9 @@ class _WorkerSpec:
     handler_factory: HandlerFactory
     metrics_factory: MetricsFactory | None
     initializer: Callable[[], None] | None
+    sock: socket.socket | None = None  # the shared listening socket (balanced mode)
+    counts: Any = None  # the shared connection counts (a multiprocessing RawArray of ints)
+    index: int = 0  # this worker's slot in ``counts``
 
 
 def _worker_main(spec: _WorkerSpec, ready_pipe: Pipe, parent_pid: int) -> None:
@@ -83,8 +93,16 @@ def _worker_main(spec: _WorkerSpec, ready_pipe: Pipe, parent_pid: int) -> None:
         ready_pipe.send((os.getpid(), port))
         ready_pipe.close()
 
+    balancer = ConnectionBalancer(spec.counts, spec.index) if spec.counts is not None else None
     run_worker(
-        spec.settings, spec.tls, spec.identity, spec.handler_factory, spec.metrics_factory, ready=ready
+        spec.settings,
+        spec.tls,
+        spec.identity,
+        spec.handler_factory,
+        spec.metrics_factory,
+        ready=ready,
+        sock=spec.sock,
+        balancer=balancer,
     )
 
 
@@ -134,6 +152,8 @@ class Supervisor:
         self._on_worker_ready = on_worker_ready
         self._stop_requested = False
         self._context = multiprocessing.get_context("spawn")
+        self._shared: socket.socket | None = None  # balanced mode: the one listening socket
+        self._counts: Any = None  # balanced mode: connections per worker slot (DEAD: none running)
 
     def _request_stop(self, signum: int, frame: FrameType | None) -> None:
         self._stop_requested = True
@@ -142,10 +162,16 @@ class Supervisor:
         settings = self._settings
         reservation: socket.socket | None = None
         port = settings.port
-        if port == 0:
+        if settings.balance_connections:
+            self._shared = listening_socket(dataclasses.replace(settings, workers=1, reuse_port=False))
+            port = self._shared.getsockname()[1]
+            self._counts = self._context.RawArray("i", [DEAD] * settings.workers)
+        elif port == 0:
             reservation = self._reserve_port()
             port = reservation.getsockname()[1]
-        worker_settings = dataclasses.replace(settings, port=port, workers=1, reuse_port=True)
+        worker_settings = dataclasses.replace(
+            settings, port=port, workers=1, reuse_port=not settings.balance_connections
+        )
         wake_reader, wake_writer = socket.socketpair()
         wake_reader.setblocking(False)
         wake_writer.setblocking(False)
@@ -168,6 +194,9 @@ class Supervisor:
             wake_writer.close()
             if reservation is not None:
                 reservation.close()
+            if self._shared is not None:
+                self._shared.close()
+                self._shared = None
         return status
 
     def _reserve_port(self) -> socket.socket:
@@ -190,13 +219,16 @@ class Supervisor:
                     self._handler_factory,
                     self._metrics_factory,
                     self._initializer,
+                    self._shared,
+                    self._counts,
+                    slot.index,
                 ),
                 writer,
                 os.getpid(),
             ),
             name=f"openkcm-worker-{slot.index}",
         )
-        process.start()
+        process.start()  # its slot stays DEAD until its accept loop publishes a count
         writer.close()
         slot.process, slot.ready_pipe, slot.restart_at = process, reader, None
         _log.info("worker %d started (pid %s)", slot.index, process.pid)
@@ -264,6 +296,8 @@ class Supervisor:
         if not process.is_alive():
             process.close()
         slot.process = None
+        if self._counts is not None:
+            self._counts[slot.index] = DEAD  # its connections are gone; siblings stop waiting on it
         if slot.ready_pipe is not None:
             slot.ready_pipe.close()
             slot.ready_pipe = None
