@@ -41,7 +41,9 @@ ensure_venv() {
         python3 -m venv "$VENV"
     fi
     local stamp="$VENV/.openkcm-installed"
-    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    # Reinstall when the project's metadata or its C extension changed (pip install -e builds it).
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] \
+        || [ src/ttlv/_speedups.c -nt "$stamp" ]; then
         echo "== installing openkcm with its test and dev extras"
         "$PY" -m pip install -q --upgrade pip
         "$PY" -m pip install -q -e ".[aws,pkcs11,test,dev]"
