@@ -36,14 +36,21 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 
 import asyncpg
 
 import ttlv
-from kmip_server.model import Attribute, ModelError, TemplateAttribute
-from kmip_server.model.codec import decode_struct, encode_struct
+from kmip_server.storage.encoding import (
+    ATTRIBUTE_ENCODINGS,
+    DEFAULT_ATTRIBUTE_LIMITS,
+    AttributeCache,
+    AttributeEncodings,
+    EncodedRecord,
+    encode_record,
+    record_from_row,
+)
 from kmip_server.storage.errors import StorageClosed, StorageError, StorageTimeout
 from kmip_server.storage.hierarchy import (
     IvkRecord,
@@ -71,13 +78,10 @@ from kmip_server.storage.rows import (
     tenant_root_from_row,
     wrapping_version,
 )
-from kmip_server.storage.sqlite_objects import DEFAULT_ATTRIBUTE_LIMITS
 from rls.migrations import LATEST_VERSION
 from rls.roles import quote_identifier
 from rls.runner import schema_state
 from rls.tenant import set_tenant
-from ttlv.item import Item, ItemType
-from ttlv.kmip14 import ObjectType, State, Tag
 from unseal.records import SealConfig
 
 __all__ = [
@@ -356,85 +360,6 @@ class PostgresDatabase:
             self._pool.terminate()
 
 
-# -- records as rows --------------------------------------------------------------------------------
-# Attributes are stored as the SQLite store stores them: the record's Attribute structures as the
-# children of one Template-Attribute, TTLV-encoded with every field KMIP 1.4 knows.
-
-_STORAGE_VERSION = (1, 4)
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """A record as its row, computed before any connection is taken (a bad record fails alone)."""
-
-    unique_identifier: str
-    tenant_id: str
-    service: str
-    object_type: int
-    state: int
-    attributes: bytes
-    material: bytes | None = field(repr=False)
-    names: list[str]
-
-
-def _nested(value: object) -> bool:
-    return isinstance(value, Item) and value.type is ItemType.STRUCTURE
-
-
-def _encode_record(record: ObjectRecord, limits: ttlv.Limits) -> _Row:
-    try:
-        structure = encode_struct(
-            TemplateAttribute(attributes=record.attributes), Tag.TEMPLATE_ATTRIBUTE, _STORAGE_VERSION
-        )
-        attributes = ttlv.encode(structure)
-    except (ModelError, ttlv.TTLVError, TypeError, AttributeError, ValueError) as exc:
-        raise StorageError("refusing to store attributes that cannot be encoded") from exc
-    if len(attributes) > limits.max_message_size:
-        raise StorageError("the object's attributes exceed the store's size limit")
-    if any(_nested(attribute.value) for attribute in record.attributes):
-        # A custom structure has the depth and item count its creator chose: it must read back.
-        try:
-            ttlv.decode(attributes, limits)
-        except ttlv.DecodeError as exc:
-            raise StorageError("the object's attributes exceed the store's limits") from exc
-    return _Row(
-        unique_identifier=record.unique_identifier,
-        tenant_id=record.tenant_id,
-        service=record.service,
-        object_type=int(record.object_type),
-        state=int(record.state),
-        attributes=attributes,
-        material=None if record.material is None else bytes(record.material),
-        names=list(dict.fromkeys(record.names)),
-    )
-
-
-def _decode_attributes(blob: bytes, limits: ttlv.Limits) -> tuple[Attribute, ...]:
-    try:
-        # Lenient (not STRICT): the bytes are our own, names of later versions included.
-        structure = decode_struct(TemplateAttribute, ttlv.decode(blob, limits), 0)
-    except (ModelError, ttlv.TTLVError) as exc:
-        raise StorageError("stored attributes cannot be decoded") from exc
-    return structure.attributes
-
-
-def _decode_record(row: Any, limits: ttlv.Limits) -> ObjectRecord:
-    try:
-        object_type, state = ObjectType(row[3]), State(row[4])
-    except ValueError as exc:
-        raise StorageError("stored object type or state is not a KMIP 1.4 value") from exc
-    return ObjectRecord(
-        unique_identifier=row[0],
-        tenant_id=row[1],
-        service=row[2],
-        object_type=object_type,
-        state=state,
-        attributes=_decode_attributes(row[5], limits),
-        material=row[6],
-        revision=row[7],
-    )
-
-
 # -- statements ------------------------------------------------------------------------------------
 
 
@@ -650,6 +575,8 @@ class PostgresObjectStore(ObjectStore):
         self._database = database
         self._owns_database = owns_database
         self._limits = attribute_limits
+        self._attributes = AttributeCache(0, attribute_limits)
+        self._encodings = AttributeEncodings(ATTRIBUTE_ENCODINGS)
         self._sql = _ObjectSql().qualified(database.settings.schema)
         self._closed = False
 
@@ -674,7 +601,7 @@ class PostgresObjectStore(ObjectStore):
         if self._closed:
             raise StorageClosed
 
-    async def _insert(self, connection: Any, row: _Row, revision: int, holds: list[str]) -> None:
+    async def _insert(self, connection: Any, row: EncodedRecord, holds: list[str]) -> None:
         try:
             refused = await connection.fetchval(
                 self._sql.insert,
@@ -685,7 +612,7 @@ class PostgresObjectStore(ObjectStore):
                 row.state,
                 row.attributes,
                 row.material,
-                revision,
+                row.revision,
                 row.names,
                 holds,
             )
@@ -694,7 +621,9 @@ class PostgresObjectStore(ObjectStore):
         if refused:
             raise DuplicateName
 
-    async def _replace(self, connection: Any, row: _Row, expected_revision: int, holds: list[str]) -> None:
+    async def _replace(
+        self, connection: Any, row: EncodedRecord, expected_revision: int, holds: list[str]
+    ) -> None:
         found = await connection.fetchrow(
             self._sql.replace,
             row.service,
@@ -715,11 +644,11 @@ class PostgresObjectStore(ObjectStore):
 
     async def insert(self, record: ObjectRecord, *, unique_names: bool = True) -> None:
         self._check_open()
-        row = _encode_record(record, self._limits)
+        row = encode_record(record, self._limits, self._encodings)
         holds = list(held_names(record, unique_names=unique_names))
 
         async def job(connection: Any) -> None:
-            await self._insert(connection, row, record.revision, holds)
+            await self._insert(connection, row, holds)
 
         await self._database.run(job, tenant=record.tenant_id)
 
@@ -727,11 +656,11 @@ class PostgresObjectStore(ObjectStore):
         self._check_open()
         if not tenant_id:
             raise StorageError("a tenant-scoped call needs a tenant")
-        limits, statement = self._limits, self._sql.scoped_get
+        attributes, statement = self._attributes, self._sql.scoped_get
 
         async def job(connection: Any) -> ObjectRecord | None:
             row = await connection.fetchrow(statement, tenant_id, unique_identifier)
-            return None if row is None else _decode_record(row, limits)
+            return None if row is None else record_from_row(row, attributes, remember=True)
 
         return await self._database.run(job, readonly=True, explicit=False)
 
@@ -739,7 +668,7 @@ class PostgresObjectStore(ObjectStore):
         self, record: ObjectRecord, *, expected_revision: int, unique_names: bool = True
     ) -> ObjectRecord:
         self._check_open()
-        row = _encode_record(record, self._limits)
+        row = encode_record(record, self._limits, self._encodings)
         holds = list(held_names(record, unique_names=unique_names))
 
         async def job(connection: Any) -> None:
@@ -759,17 +688,17 @@ class PostgresObjectStore(ObjectStore):
         if not inserts and not replaces:
             return []
         tenant_id = one_tenant([*inserts, *(record for record, _revision in replaces)])
-        limits = self._limits
+        limits, encodings = self._limits, self._encodings
         replaced = [
-            (_encode_record(record, limits), revision, list(held_names(record, unique_names=unique_names)))
+            (
+                encode_record(record, limits, encodings),
+                revision,
+                list(held_names(record, unique_names=unique_names)),
+            )
             for record, revision in replaces
         ]
         inserted = [
-            (
-                _encode_record(record, limits),
-                record.revision,
-                list(held_names(record, unique_names=unique_names)),
-            )
+            (encode_record(record, limits, encodings), list(held_names(record, unique_names=unique_names)))
             for record in inserts
         ]
 
@@ -778,8 +707,8 @@ class PostgresObjectStore(ObjectStore):
             # inserts (Re-key's new key takes the old key's Name).
             for row, revision, holds in replaced:
                 await self._replace(connection, row, revision, holds)
-            for row, revision, holds in inserted:
-                await self._insert(connection, row, revision, holds)
+            for row, holds in inserted:
+                await self._insert(connection, row, holds)
 
         await self._database.run(job, tenant=tenant_id)
         return [dataclasses.replace(record, revision=revision + 1) for record, revision in replaces]
@@ -801,7 +730,7 @@ class PostgresObjectStore(ObjectStore):
         if query.states is not None and not query.states:
             return []  # no state is in the empty set
         names = tuple(dict.fromkeys(query.names))
-        limits = self._limits
+        attributes = self._attributes
         if names:  # Locate by name: the name index, in one round trip
             by_name = self._sql.scoped_find_by_name
             states = None if query.states is None else sorted(int(state) for state in query.states)
@@ -811,13 +740,14 @@ class PostgresObjectStore(ObjectStore):
                 rows = await connection.fetch(
                     by_name, tenant_id, list(names), object_type, states, query.service
                 )
-                return [_decode_record(row, limits) for row in rows]
+                return [record_from_row(row, attributes, remember=False) for row in rows]
 
             return await self._database.run(by_name_job, readonly=True, explicit=False)
         statement, parameters = _find_statement(self._sql, tenant_id, query)
 
         async def job(connection: Any) -> list[ObjectRecord]:
-            return [_decode_record(row, limits) for row in await connection.fetch(statement, *parameters)]
+            rows = await connection.fetch(statement, *parameters)
+            return [record_from_row(row, attributes, remember=False) for row in rows]
 
         return await self._database.run(job, tenant=tenant_id, readonly=True)
 

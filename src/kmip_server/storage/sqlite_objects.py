@@ -18,15 +18,9 @@ Invariants:
   check that nobody else holds it are one step.
 - ``write_many`` is one write job: its statements run in one savepoint of the writer's
   transaction, rolled back together when one of them fails.
-- Attributes are stored as one TTLV byte string: the record's Attribute structures as the
-  children of a Template-Attribute, encoded and decoded by the message model's own codec
-  (KMIP 1.4 encoding, so no field is dropped). Encoding happens before the write is queued
-  (a bad attribute fails its own call only).
-- Decoded attributes are remembered by their stored bytes (``SqliteSettings.attribute_cache``
-  sets, least recently used dropped first, none above ``ATTRIBUTE_CACHE_MAX_BYTES``): equal
-  bytes decode to equal immutable values, so an entry can never be stale. Every read still
-  reads the row, so state, material and revision are always the stored ones, whichever
-  process or Core wrote them; only the decoding of bytes already seen is saved.
+- Records are stored as ``storage.encoding`` encodes them (attributes as one TTLV byte string,
+  encoded before the write is queued), and read back through its ``AttributeCache``
+  (``SqliteSettings.attribute_cache`` sets).
 - ``get`` is a point read (``SqliteDatabase.point_read``: on the event loop unless that would
   wait); ``find`` reads on a reader thread.
 - ``replace`` is one ``UPDATE ... WHERE revision = ?``: the compare-and-set and the write are
@@ -38,15 +32,20 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import ttlv
-from kmip_server.model import Attribute, ModelError, TemplateAttribute
-from kmip_server.model.codec import decode_struct, struct_to_bytes
-from kmip_server.storage.errors import StorageClosed, StorageError
+from kmip_server.storage.encoding import (
+    ATTRIBUTE_CACHE_MAX_BYTES,
+    ATTRIBUTE_ENCODINGS,
+    DEFAULT_ATTRIBUTE_LIMITS,
+    AttributeCache,
+    AttributeEncodings,
+    EncodedRecord,
+    encode_record,
+    record_from_row,
+)
+from kmip_server.storage.errors import StorageClosed
 from kmip_server.storage.objects import (
     DESTROYED_STATES,
     ConcurrentUpdate,
@@ -60,9 +59,6 @@ from kmip_server.storage.objects import (
     one_tenant,
 )
 from kmip_server.storage.sqlite_database import SqliteDatabase, SqliteSettings
-from ttlv.codec import structure_header
-from ttlv.item import Item, ItemType
-from ttlv.kmip14 import ObjectType, State, Tag
 
 __all__ = [
     "ATTRIBUTE_CACHE_MAX_BYTES",
@@ -75,25 +71,6 @@ __all__ = [
 
 SCHEMA_COMPONENT = "objects"
 SCHEMA_VERSION = 2  # 2: held_names (the names live records hold, unique per tenant)
-
-_MAX_ATTRIBUTES_BYTES = 16 << 20
-DEFAULT_ATTRIBUTE_LIMITS = ttlv.Limits(
-    max_message_size=_MAX_ATTRIBUTES_BYTES,
-    max_depth=64,  # above a request's own limit: whatever a request carried fits
-    max_items=_MAX_ATTRIBUTES_BYTES // 8,  # an item takes at least 8 bytes: the size bounds it
-)
-"""The most one record's attributes may encode to. Checked before a write, so that nothing is
-stored that could not be read back."""
-
-_STORAGE_VERSION = (1, 4)  # attributes are encoded with every field KMIP 1.4 knows
-
-ATTRIBUTE_ENCODINGS = 1024
-"""Single attributes whose stored bytes are remembered (``_AttributeEncodings``): the values
-new objects share, each a few dozen bytes."""
-
-ATTRIBUTE_CACHE_MAX_BYTES = 2048
-"""Attributes encoded larger than this are decoded at every read, never remembered: the cache
-holds at most ``SqliteSettings.attribute_cache`` times a few times this much."""
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS objects (
@@ -159,149 +136,6 @@ _ORDER_BY_NAME = " ORDER BY n.seq"
 _ORDER_BY_OBJECT = " ORDER BY o.seq"
 
 
-@dataclass(frozen=True, slots=True)
-class _Encoded:
-    """A record as its row: what the writer thread binds, computed before the write is queued."""
-
-    unique_identifier: str
-    tenant_id: str
-    service: str
-    object_type: int
-    state: int
-    attributes: bytes
-    material: bytes | None
-    revision: int
-    names: tuple[str, ...]
-
-
-class _AttributeEncodings:
-    """The stored bytes of single attributes by (name, index, value type, value). Most
-    attributes of new objects repeat from one to the next (algorithm, length, usage mask,
-    Fresh, Sensitive, Lease Time, ...) and equal values of one type under one name encode to
-    the same bytes; an unhashable value is encoded every time. Bounded by starting afresh when
-    full (the values that repeat are back after one encoding each); every step is one dict
-    operation, atomic as such, so no lock."""
-
-    __slots__ = ("_capacity", "_entries")
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._entries: dict[tuple[object, ...], bytes] = {}
-
-    def encode(self, attribute: Attribute) -> bytes:
-        value = attribute.value
-        key = (attribute.name, attribute.index, type(value), value)
-        try:
-            found = self._entries.get(key)
-        except TypeError:  # unhashable
-            return struct_to_bytes(attribute, Tag.ATTRIBUTE, _STORAGE_VERSION)
-        if found is not None:
-            return found
-        encoded = struct_to_bytes(attribute, Tag.ATTRIBUTE, _STORAGE_VERSION)
-        entries = self._entries
-        if len(entries) >= self._capacity:
-            entries.clear()
-        entries[key] = encoded
-        return encoded
-
-
-def _encode(record: ObjectRecord, limits: ttlv.Limits, encodings: _AttributeEncodings) -> _Encoded:
-    # The record's Attribute structures, each encoded on its own (or remembered), are the items
-    # of the Template-Attribute: the bytes are those of the whole structure encoded at once.
-    parts: list[bytes] = []
-    nested = False
-    encode = encodings.encode
-    try:
-        for attribute in record.attributes:
-            parts.append(encode(attribute))
-            value = attribute.value
-            if isinstance(value, Item) and value.type is ItemType.STRUCTURE:
-                nested = True
-        body = b"".join(parts)
-        attributes = structure_header(Tag.TEMPLATE_ATTRIBUTE, len(body)) + body
-    except (ModelError, ttlv.TTLVError, TypeError, AttributeError, ValueError) as exc:
-        raise StorageError("refusing to store attributes that cannot be encoded") from exc
-    if len(attributes) > limits.max_message_size:
-        raise StorageError("the object's attributes exceed the store's size limit")
-    if nested:
-        # A custom value's structure has the depth and item count its creator chose: check
-        # that it reads back under the limits (rare, so the cost of a decode is fine).
-        try:
-            ttlv.decode(attributes, limits)
-        except ttlv.DecodeError as exc:
-            raise StorageError("the object's attributes exceed the store's limits") from exc
-    return _Encoded(
-        unique_identifier=record.unique_identifier,
-        tenant_id=record.tenant_id,
-        service=record.service,
-        object_type=int(record.object_type),
-        state=int(record.state),
-        attributes=attributes,
-        material=None if record.material is None else bytes(record.material),
-        revision=record.revision,
-        names=tuple(dict.fromkeys(record.names)),
-    )
-
-
-def _decode_attributes(blob: bytes, limits: ttlv.Limits) -> tuple[Attribute, ...]:
-    try:
-        # Lenient (not STRICT): the bytes are our own, and whatever the engine stored must
-        # come back, attribute names of later protocol versions included.
-        structure = decode_struct(TemplateAttribute, ttlv.decode(blob, limits), 0)
-    except (ModelError, ttlv.TTLVError) as exc:
-        raise StorageError("stored attributes cannot be decoded") from exc
-    return structure.attributes
-
-
-class _AttributeCache:
-    """Decoded attribute sets by their stored bytes, least recently used dropped first. Used
-    from the event loop and the reader threads alike, hence the lock."""
-
-    __slots__ = ("_capacity", "_entries", "_limits", "_lock")
-
-    def __init__(self, capacity: int, limits: ttlv.Limits) -> None:
-        self._capacity = capacity
-        self._limits = limits
-        self._entries: dict[bytes, tuple[Attribute, ...]] = {}  # oldest use first
-        self._lock = threading.Lock()
-
-    def decode(self, blob: bytes, *, remember: bool) -> tuple[Attribute, ...]:
-        """The attributes of ``blob``; ``remember`` keeps them (point reads do; a Locate's
-        many rows only look up, so that one large result does not flush what ``get`` uses)."""
-        if not self._capacity or len(blob) > ATTRIBUTE_CACHE_MAX_BYTES:
-            return _decode_attributes(blob, self._limits)
-        entries = self._entries
-        with self._lock:
-            found = entries.pop(blob, None)
-            if found is not None:
-                entries[blob] = found
-                return found
-        decoded = _decode_attributes(blob, self._limits)
-        if remember:
-            with self._lock:
-                entries[blob] = decoded
-                if len(entries) > self._capacity:
-                    del entries[next(iter(entries))]
-        return decoded
-
-
-def _record(row: Sequence[Any], attributes: _AttributeCache, *, remember: bool) -> ObjectRecord:
-    try:
-        object_type, state = ObjectType(row[3]), State(row[4])
-    except ValueError as exc:
-        raise StorageError("stored object type or state is not a KMIP 1.4 value") from exc
-    return ObjectRecord(
-        unique_identifier=row[0],
-        tenant_id=row[1],
-        service=row[2],
-        object_type=object_type,
-        state=state,
-        attributes=attributes.decode(row[5], remember=remember),
-        material=row[6],
-        revision=row[7],
-    )
-
-
 def _write_names(connection: sqlite3.Connection, tenant_id: str, seq: int, names: tuple[str, ...]) -> None:
     if not names:
         return
@@ -326,7 +160,7 @@ def _hold(
             raise DuplicateName
 
 
-def _insert_row(connection: sqlite3.Connection, row: _Encoded, holds: tuple[str, ...]) -> None:
+def _insert_row(connection: sqlite3.Connection, row: EncodedRecord, holds: tuple[str, ...]) -> None:
     found = connection.execute(
         "INSERT INTO objects (unique_identifier, tenant_id, service, object_type, state,"
         " attributes, material, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -349,7 +183,7 @@ def _insert_row(connection: sqlite3.Connection, row: _Encoded, holds: tuple[str,
 
 
 def _replace_row(
-    connection: sqlite3.Connection, row: _Encoded, expected_revision: int, holds: tuple[str, ...]
+    connection: sqlite3.Connection, row: EncodedRecord, expected_revision: int, holds: tuple[str, ...]
 ) -> None:
     found = connection.execute(
         "UPDATE objects SET service = ?, object_type = ?, state = ?, attributes = ?,"
@@ -393,8 +227,8 @@ class SqliteObjectStore(ObjectStore):
         self._database = database
         self._owns_database = owns_database
         self._limits = attribute_limits
-        self._attributes = _AttributeCache(database.settings.attribute_cache, attribute_limits)
-        self._encodings = _AttributeEncodings(ATTRIBUTE_ENCODINGS)
+        self._attributes = AttributeCache(database.settings.attribute_cache, attribute_limits)
+        self._encodings = AttributeEncodings(ATTRIBUTE_ENCODINGS)
         self._closed = False
 
     @classmethod
@@ -433,7 +267,7 @@ class SqliteObjectStore(ObjectStore):
 
     async def insert(self, record: ObjectRecord, *, unique_names: bool = True) -> None:
         self._check_open()
-        row = _encode(record, self._limits, self._encodings)
+        row = encode_record(record, self._limits, self._encodings)
         holds = held_names(record, unique_names=unique_names)
 
         def job(connection: sqlite3.Connection) -> None:
@@ -448,7 +282,7 @@ class SqliteObjectStore(ObjectStore):
         def job(connection: sqlite3.Connection) -> ObjectRecord | None:
             # fetchall: the statement runs to its end, so no read transaction stays open.
             rows = connection.execute(_GET, (unique_identifier, tenant_id)).fetchall()
-            return _record(rows[0], attributes, remember=True) if rows else None
+            return record_from_row(rows[0], attributes, remember=True) if rows else None
 
         return await self._database.point_read(job)
 
@@ -456,7 +290,7 @@ class SqliteObjectStore(ObjectStore):
         self, record: ObjectRecord, *, expected_revision: int, unique_names: bool = True
     ) -> ObjectRecord:
         self._check_open()
-        row = _encode(record, self._limits, self._encodings)
+        row = encode_record(record, self._limits, self._encodings)
         holds = held_names(record, unique_names=unique_names)
 
         def job(connection: sqlite3.Connection) -> None:
@@ -476,7 +310,7 @@ class SqliteObjectStore(ObjectStore):
         if not inserts and not replaces:
             return []
         one_tenant([*inserts, *(record for record, _revision in replaces)])
-        encode, limits, encodings = _encode, self._limits, self._encodings
+        encode, limits, encodings = encode_record, self._limits, self._encodings
         replaced = [
             (encode(record, limits, encodings), revision, held_names(record, unique_names=unique_names))
             for record, revision in replaces
@@ -545,7 +379,8 @@ class SqliteObjectStore(ObjectStore):
 
         def job(connection: sqlite3.Connection) -> list[ObjectRecord]:
             return [
-                _record(row, attributes, remember=False) for row in connection.execute(statement, parameters)
+                record_from_row(row, attributes, remember=False)
+                for row in connection.execute(statement, parameters)
             ]
 
         return await self._database.read(job)
