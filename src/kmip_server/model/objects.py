@@ -28,6 +28,8 @@ from kmip_server.model.codec import (
     encode_struct,
     make_item,
     model,
+    write_item,
+    write_struct,
 )
 from kmip_server.model.errors import InvalidField
 from ttlv.item import Item, ItemType
@@ -86,12 +88,25 @@ def _encode_key_material(value: KeyMaterial, tag: int, version: Version) -> Item
     return encode_struct(value, tag, version)
 
 
+# The writers below give struct_to_bytes the bytes of exactly the Items the encoders above
+# build, writing a structure value straight through its codec (no intermediate Item): the
+# Get response's key block is on the hot path. Anything else goes through the encoder.
+
+
+def _write_key_material(value: KeyMaterial, tag: int, version: Version, out: list[bytes | bytearray]) -> int:
+    if isinstance(value, TransparentKey):
+        return write_struct(value, tag, version, out)
+    return write_item(_encode_key_material(value, tag, version), version, out)
+
+
 @model
 class KeyValue:
     """Section 2.1.4, Table 8 (the structure form)."""
 
     key_material: Annotated[
-        KeyMaterial, Tag.KEY_MATERIAL, Custom(_decode_key_material, _encode_key_material)
+        KeyMaterial,
+        Tag.KEY_MATERIAL,
+        Custom(_decode_key_material, _encode_key_material, _write_key_material),
     ] = field(repr=False)
     attributes: Annotated[tuple[Attribute, ...], Tag.ATTRIBUTE] = ()
 
@@ -118,6 +133,14 @@ def _encode_key_value(value: KeyValue | bytes, tag: int, version: Version, _kft:
     return encode_struct(value, tag, version)
 
 
+def _write_key_value(
+    value: KeyValue | bytes, tag: int, version: Version, kft: Any, out: list[bytes | bytearray]
+) -> int:
+    if type(value) is KeyValue:
+        return write_struct(value, tag, version, out)
+    return write_item(_encode_key_value(value, tag, version, kft), version, out)
+
+
 @model
 class KeyBlock:
     """Section 2.1.3, Table 7. ``key_value`` is bytes when wrapped (Byte String form)."""
@@ -127,7 +150,7 @@ class KeyBlock:
     key_value: Annotated[
         KeyValue | bytes | None,
         Tag.KEY_VALUE,
-        DependsOn("key_format_type", _decode_key_value, _encode_key_value),
+        DependsOn("key_format_type", _decode_key_value, _encode_key_value, _write_key_value),
     ] = None
     cryptographic_algorithm: Annotated[CryptographicAlgorithm | None, Tag.CRYPTOGRAPHIC_ALGORITHM] = None
     cryptographic_length: Annotated[int | None, Tag.CRYPTOGRAPHIC_LENGTH] = None
@@ -263,5 +286,11 @@ def _encode_managed_object(obj: ManagedObject, version: Version) -> Item:
     return encode_struct(obj, _TAG_BY_CLASS[type(obj)], version)
 
 
-MANAGED_OBJECT_FIELD = OneOf(tuple(_CLASS_BY_TAG), _decode_managed_object, _encode_managed_object)
+def _write_managed_object(obj: ManagedObject, version: Version, out: list[bytes | bytearray]) -> int:
+    return write_struct(obj, _TAG_BY_CLASS[type(obj)], version, out)
+
+
+MANAGED_OBJECT_FIELD = OneOf(
+    tuple(_CLASS_BY_TAG), _decode_managed_object, _encode_managed_object, _write_managed_object
+)
 """The field marker of "Certificate, Symmetric Key, ... or Opaque Object" in a payload."""
