@@ -35,6 +35,7 @@ from ttlv.kmip14 import ObjectType, State, Tag
 __all__ = [
     "ATTRIBUTE_CACHE_MAX_BYTES",
     "ATTRIBUTE_ENCODINGS",
+    "DEFAULT_ATTRIBUTE_CACHE",
     "DEFAULT_ATTRIBUTE_LIMITS",
     "AttributeCache",
     "AttributeEncodings",
@@ -61,6 +62,10 @@ new objects share, each a few dozen bytes."""
 ATTRIBUTE_CACHE_MAX_BYTES = 2048
 """Attributes encoded larger than this are decoded at every read, never remembered: a cache
 holds at most its capacity times a few times this much."""
+
+DEFAULT_ATTRIBUTE_CACHE = 2048
+"""Decoded attribute sets an object store keeps (``AttributeCache``), by default: the stores'
+``attribute_cache`` setting (``SqliteSettings``, ``PostgresSettings``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,10 @@ Invariants:
   database's own message stays in the exception chain, for the log only.
 - Writes are durable when the call returns: COMMIT returned (``synchronous_commit`` is the
   server's, ``on`` by default).
+- Records are stored as ``storage.encoding`` encodes them (the SQLite store's bytes), and read
+  back through its ``AttributeCache`` (``PostgresSettings.attribute_cache`` sets, by their
+  stored bytes): every read still reads the row, whichever Core wrote it, so only the decoding
+  of bytes already seen is saved.
 """
 
 from __future__ import annotations
@@ -575,7 +579,7 @@ class PostgresObjectStore(ObjectStore):
         self._database = database
         self._owns_database = owns_database
         self._limits = attribute_limits
-        self._attributes = AttributeCache(0, attribute_limits)
+        self._attributes = AttributeCache(database.settings.attribute_cache, attribute_limits)
         self._encodings = AttributeEncodings(ATTRIBUTE_ENCODINGS)
         self._sql = _ObjectSql().qualified(database.settings.schema)
         self._closed = False

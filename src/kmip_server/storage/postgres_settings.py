@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kmip_server.storage.encoding import DEFAULT_ATTRIBUTE_CACHE
 from rls.migrations import SCHEMA
 from rls.roles import quote_identifier
 
@@ -34,6 +35,9 @@ class PostgresSettings:
     idle_lifetime: float = DEFAULT_IDLE_LIFETIME
     statement_cache: int = DEFAULT_STATEMENT_CACHE
     schema: str = SCHEMA  # where ``openkcm db migrate`` put the tables
+    attribute_cache: int = DEFAULT_ATTRIBUTE_CACHE
+    """How many decoded attribute sets the object store keeps, by their stored bytes
+    (``storage.encoding.AttributeCache``, as the SQLite store's); 0 decodes every read afresh."""
 
     def __post_init__(self) -> None:
         quote_identifier(self.schema)  # ValueError unless a plain identifier
@@ -41,5 +45,13 @@ class PostgresSettings:
             raise ValueError("PostgreSQL settings: need 0 <= min_connections <= max_connections, max >= 1")
         if self.timeout <= 0 or self.connect_timeout <= 0 or self.idle_lifetime <= 0:
             raise ValueError("PostgreSQL settings: timeouts must be positive")
-        if self.max_attempts < 1 or self.retry_backoff < 0 or self.statement_cache < 0:
-            raise ValueError("PostgreSQL settings: max_attempts >= 1, retry_backoff and statement_cache >= 0")
+        if (
+            self.max_attempts < 1
+            or self.retry_backoff < 0
+            or self.statement_cache < 0
+            or self.attribute_cache < 0
+        ):
+            raise ValueError(
+                "PostgreSQL settings: max_attempts >= 1;"
+                " retry_backoff, statement_cache and attribute_cache >= 0"
+            )

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kmip_server.storage.encoding import DEFAULT_ATTRIBUTE_CACHE
 from kmip_server.storage.errors import StorageClosed, StorageError, StorageTimeout
 
 __all__ = [
@@ -83,7 +84,6 @@ DEFAULT_MAX_GROUP = 512  # writes committed together by one COMMIT when they que
 DEFAULT_INLINE_READS = True  # point reads on the calling thread (module docstring)
 DEFAULT_WRITER_LOCK = True  # writers of several processes queue on a flock (_WriterLock)
 WRITER_LOCK_SUFFIX = "-writer-lock"  # the lock file: the database file's name and this
-DEFAULT_ATTRIBUTE_CACHE = 2048  # decoded attribute sets the object store keeps (about 2 KB each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,7 @@ class SqliteSettings:
     than in SQLite's sleeping busy handler."""
     attribute_cache: int = DEFAULT_ATTRIBUTE_CACHE
     """How many decoded attribute sets the object store in this database keeps, by their stored
-    bytes (``storage.sqlite_objects``); 0 decodes every read afresh."""
+    bytes (``storage.encoding.AttributeCache``); 0 decodes every read afresh."""
 
     def __post_init__(self) -> None:
         if (

@@ -1,11 +1,10 @@
-"""SQLite point reads on the event loop, and the object store's cache of decoded attributes:
-where each read runs, what happens when it would wait for a lock, and that what is read is
-always what is stored, whoever stored it."""
+"""SQLite point reads on the event loop: where each read runs, and what happens when it would
+wait for a lock. (The object stores' cache of decoded attributes, SQLite's and PostgreSQL's:
+``test_attribute_cache.py``.)"""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -13,14 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kmip_server.model import Attribute
 from kmip_server.storage import StorageError
-from kmip_server.storage.objects import LocateQuery
 from kmip_server.storage.sqlite_database import SqliteDatabase, SqliteSettings
-from kmip_server.storage.sqlite_objects import ATTRIBUTE_CACHE_MAX_BYTES, SqliteObjectStore
-from tests.integration.storage.stores import custom, record, rich_attributes
-from ttlv.item import ItemType
-from ttlv.kmip14 import State
 
 
 def where(connection: sqlite3.Connection) -> tuple[int, int, int]:
@@ -106,109 +99,3 @@ def test_a_point_read_from_another_thread_goes_to_a_reader_thread(tmp_path: Path
         await database.close()
 
     asyncio.run(scenario())
-
-
-def test_get_reads_what_another_core_on_the_file_stored_every_time(tmp_path: Path) -> None:
-    """Two databases on one file stand for two Cores (or worker processes): every change one
-    makes, the other's next get returns, whether or not its attributes changed."""
-    path = tmp_path / "o.db"
-
-    async def scenario() -> None:
-        here = await SqliteObjectStore.open(path)
-        there = await SqliteObjectStore.open(path)
-        original = record("uid-1", attributes=rich_attributes("uid-1"))
-        await here.insert(original)
-        assert await here.get("tenant-a", "uid-1") == original
-        assert await here.get("tenant-a", "uid-1") == original  # the second read decodes nothing
-
-        deactivated = await there.replace(
-            dataclasses.replace(original, state=State.DEACTIVATED), expected_revision=0
-        )
-        assert await here.get("tenant-a", "uid-1") == deactivated
-        destroyed = await there.replace(
-            dataclasses.replace(deactivated, state=State.DESTROYED, material=None), expected_revision=1
-        )
-        seen = await here.get("tenant-a", "uid-1")
-        assert seen == destroyed
-        assert seen is not None
-        assert seen.material is None
-        renamed = await there.replace(
-            dataclasses.replace(
-                destroyed, attributes=(*destroyed.attributes, custom("x-new", ItemType.INTEGER, 1))
-            ),
-            expected_revision=2,
-        )
-        assert await here.get("tenant-a", "uid-1") == renamed
-        await there.delete("tenant-a", "uid-1")
-        assert await here.get("tenant-a", "uid-1") is None
-        await here.close()
-        await there.close()
-
-    asyncio.run(scenario())
-
-
-def test_records_with_the_same_attributes_each_come_back_as_themselves(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        store = await SqliteObjectStore.open(tmp_path / "o.db")
-        shared = rich_attributes("same")
-        first = record("uid-1", attributes=shared)
-        second = record("uid-2", service="other", state=State.PRE_ACTIVE, attributes=shared, material=b"two")
-        third = record("uid-3", "tenant-b", attributes=shared)
-        for each in (first, second, third):
-            await store.insert(each, unique_names=False)  # the Names repeat with the rest
-        for _ in range(2):
-            assert await store.get("tenant-a", "uid-1") == first
-            assert await store.get("tenant-a", "uid-2") == second
-            assert await store.get("tenant-b", "uid-3") == third
-            assert await store.get("tenant-a", "uid-3") is None
-        await store.close()
-
-    asyncio.run(scenario())
-
-
-def test_the_attribute_cache_keeps_within_its_bounds(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        database = await SqliteDatabase.open(tmp_path / "o.db", SqliteSettings(attribute_cache=3))
-        store = await SqliteObjectStore.attach(database)
-        cached = store._attributes._entries  # the bound is what is tested
-        records = [
-            record(f"uid-{n}", attributes=(Attribute(name="Object Group", value=f"group-{n}"),))
-            for n in range(8)
-        ]
-        large = record(
-            "uid-large",
-            attributes=(custom("x-blob", ItemType.BYTE_STRING, bytes(ATTRIBUTE_CACHE_MAX_BYTES)),),
-        )
-        for each in (*records, large):
-            await store.insert(each)
-
-        assert len(await store.find("tenant-a", LocateQuery())) == 9
-        assert not cached  # a Locate only looks up
-        for order in (records, records[::-1], records[::2]):
-            for each in order:
-                assert await store.get("tenant-a", each.unique_identifier) == each
-                assert len(cached) <= 3
-        assert await store.get("tenant-a", "uid-large") == large
-        assert len(cached) <= 3
-        assert all(len(blob) <= ATTRIBUTE_CACHE_MAX_BYTES for blob in cached)
-        await store.close()
-        await database.close()
-
-    asyncio.run(scenario())
-
-
-def test_without_the_attribute_cache_every_read_decodes(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        database = await SqliteDatabase.open(tmp_path / "o.db", SqliteSettings(attribute_cache=0))
-        store = await SqliteObjectStore.attach(database)
-        key = record("uid-1", attributes=rich_attributes("uid-1"))
-        await store.insert(key)
-        assert await store.get("tenant-a", "uid-1") == key
-        assert await store.get("tenant-a", "uid-1") == key
-        assert not store._attributes._entries
-        await store.close()
-        await database.close()
-
-    asyncio.run(scenario())
-    with pytest.raises(ValueError, match="out of range"):
-        SqliteSettings(attribute_cache=-1)
