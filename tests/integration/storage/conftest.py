@@ -1,10 +1,11 @@
-"""Fixtures of the ObjectStore contract suite: every kind in ``stores.STORE_KINDS``."""
+"""Fixtures of the contract suites: every kind in ``stores.STORE_KINDS`` (ObjectStore) and in
+``stores.HIERARCHY_KINDS`` (HierarchyStore)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.integration.storage.stores import STORE_KINDS, StoreKind
+from tests.integration.storage.stores import HIERARCHY_KINDS, STORE_KINDS, HierarchyKind, StoreKind
 
 
 @pytest.fixture(params=sorted(STORE_KINDS))
@@ -15,3 +16,8 @@ def kind(request: pytest.FixtureRequest) -> StoreKind:
 @pytest.fixture(params=sorted(name for name, kind in STORE_KINDS.items() if kind.durable))
 def durable_kind(request: pytest.FixtureRequest) -> StoreKind:
     return STORE_KINDS[request.param]
+
+
+@pytest.fixture(params=sorted(HIERARCHY_KINDS))
+def hierarchy_kind(request: pytest.FixtureRequest) -> HierarchyKind:
+    return HIERARCHY_KINDS[request.param]

@@ -1,8 +1,8 @@
-"""The ObjectStore implementations the contract suite runs against, and records to store.
+"""The store implementations the contract suites run against, and records to store.
 
 Each kind opens (or reopens) the store persisted at a place, a directory owned by the test.
 A new implementation joins every contract test, restart and SIGKILL included, with one line
-in ``STORE_KINDS``.
+in ``STORE_KINDS`` (``ObjectStore``) or ``HIERARCHY_KINDS`` (``HierarchyStore``).
 """
 
 from __future__ import annotations
@@ -22,9 +22,19 @@ from kmip_server.model import (
     RevocationReason,
     UsageLimits,
 )
+from kmip_server.storage import (
+    HierarchyStore,
+    IvkRecord,
+    IvkState,
+    L1State,
+    ServiceKeyRecord,
+    ServiceKeyState,
+    TenantRootRecord,
+)
 from kmip_server.storage.memory import MemoryObjectStore
 from kmip_server.storage.objects import ObjectRecord, ObjectStore
-from kmip_server.storage.postgres import PostgresObjectStore
+from kmip_server.storage.postgres import PostgresHierarchyStore, PostgresObjectStore
+from kmip_server.storage.sqlite import SqliteStore
 from kmip_server.storage.sqlite_objects import SqliteObjectStore
 from tests.support.postgres import place_settings
 from ttlv.item import Item, ItemType, ItemValue
@@ -44,6 +54,7 @@ from ttlv.kmip14 import (
     Tag,
     UsageLimitsUnit,
 )
+from unseal.blob import BlobHeader, Layer, cipher_for, wrap
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +82,29 @@ STORE_KINDS: dict[str, StoreKind] = {
         StoreKind("memory", _memory, durable=False),
         StoreKind("sqlite", _sqlite, durable=True),
         StoreKind("postgres", _postgres, durable=True),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HierarchyKind:
+    name: str
+    open: Callable[[Path], Awaitable[HierarchyStore]]  # the store kept at this place (a directory)
+
+
+async def _sqlite_hierarchy(place: Path) -> HierarchyStore:
+    return await SqliteStore.open(place / "hierarchy.db")
+
+
+async def _postgres_hierarchy(place: Path) -> HierarchyStore:
+    return await PostgresHierarchyStore.open(await place_settings(place))
+
+
+HIERARCHY_KINDS: dict[str, HierarchyKind] = {
+    kind.name: kind
+    for kind in (
+        HierarchyKind("sqlite", _sqlite_hierarchy),
+        HierarchyKind("postgres", _postgres_hierarchy),
     )
 }
 
@@ -214,4 +248,39 @@ def record_for_uid(uid: str) -> ObjectRecord:
         names=(f"name-{uid}",),
         attributes=(Attribute(name="Cryptographic Length", value=128 + number),),
         material=uid.encode() * 4,
+    )
+
+
+# The key hierarchy's records --------------------------------------------------------------------
+
+CIPHER = cipher_for(bytes(32))
+
+
+def binding(layer: Layer, tenant: str, ivk_version: int) -> bytes:
+    return wrap(BlobHeader(layer, tenant, f"l2-{tenant}", 1, "ivk", ivk_version), CIPHER, b"k" * 32)
+
+
+def root(tenant: str, ivk_version: int = 1, *, linked: bool = True) -> TenantRootRecord:
+    return TenantRootRecord(
+        tenant_id=tenant,
+        l2_id=f"l2-{tenant}",
+        keystore_kind="software",
+        l1_key_id="key",
+        sovereign_binding=binding(Layer.L2_SOVEREIGN, tenant, ivk_version),
+        active_binding=binding(Layer.L2_ACTIVE, tenant, ivk_version) if linked else None,
+        linked=linked,
+        last_l1_check=100.0,
+        l1_state=L1State.OK,
+        l1_state_at=100.0,
+        created_at=100.0,
+    )
+
+
+def ivk(version: int, state: IvkState = IvkState.ACTIVE) -> IvkRecord:
+    return IvkRecord(version, state, b"blob-%d" % version, 10.0 * version, 0)
+
+
+def service_key(tenant: str, number: int, service: str = "svc") -> ServiceKeyRecord:
+    return ServiceKeyRecord(
+        tenant, service, number, ServiceKeyState.ACTIVE, b"blob-%d" % number, float(number)
     )

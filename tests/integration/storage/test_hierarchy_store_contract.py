@@ -1,65 +1,23 @@
-"""The HierarchyStore contract (``kmip_server.storage.hierarchy``), against SQLite and PostgreSQL.
+"""The HierarchyStore contract (``kmip_server.storage.hierarchy``), run against every store kind.
 
 What the key hierarchy relies on: compare-and-set IVK transitions, tenant roots and L3 versions,
 scans in tenant order, seal records, durability; and, since several Cores share one store, the
-same answers when two store instances (two Cores) race on one database. Then whole
-``KeyHierarchy`` scenarios of two Cores on one PostgreSQL database.
+same answers when two store instances (two Cores) race on one database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from keystores.base import Keystore
-from kmip_server.hierarchy import KeyHierarchy, ManualClock, NotReady, TenantNotLinked
-from kmip_server.storage import (
-    HierarchyStore,
-    IvkRecord,
-    IvkState,
-    L1State,
-    ServiceKeyRecord,
-    ServiceKeyState,
-    StorageError,
-    TenantRootRecord,
-)
-from kmip_server.storage.postgres import PostgresHierarchyStore
-from kmip_server.storage.sqlite import SqliteStore
-from tests.support.keystores import KeystoreEnv
-from tests.support.postgres import place_settings
-from unseal.blob import BlobHeader, Layer, cipher_for, peek, wrap
-from unseal.memory import SecretBuffer
+from kmip_server.storage import HierarchyStore, IvkState, ServiceKeyState, StorageError
+from tests.integration.storage.stores import HierarchyKind, ivk, root, service_key
 from unseal.records import SealConfig, SealMode
-
-CIPHER = cipher_for(bytes(32))
-
-
-@dataclass(frozen=True, slots=True)
-class HierarchyKind:
-    name: str
-    open: Callable[[Path], Awaitable[HierarchyStore]]  # the store kept at this place
-
-
-async def _sqlite(place: Path) -> HierarchyStore:
-    return await SqliteStore.open(place / "hierarchy.db")
-
-
-async def _postgres(place: Path) -> HierarchyStore:
-    return await PostgresHierarchyStore.open(await place_settings(place))
-
-
-KINDS = {kind.name: kind for kind in (HierarchyKind("sqlite", _sqlite), HierarchyKind("postgres", _postgres))}
-
-
-@pytest.fixture(params=sorted(KINDS))
-def kind(request: pytest.FixtureRequest) -> HierarchyKind:
-    return KINDS[request.param]
 
 
 @asynccontextmanager
@@ -71,42 +29,12 @@ async def opened(kind: HierarchyKind, place: Path) -> AsyncIterator[HierarchySto
         await store.close()
 
 
-def binding(layer: Layer, tenant: str, ivk_version: int) -> bytes:
-    return wrap(BlobHeader(layer, tenant, f"l2-{tenant}", 1, "ivk", ivk_version), CIPHER, b"k" * 32)
-
-
-def root(tenant: str, ivk_version: int = 1, *, linked: bool = True) -> TenantRootRecord:
-    return TenantRootRecord(
-        tenant_id=tenant,
-        l2_id=f"l2-{tenant}",
-        keystore_kind="software",
-        l1_key_id="key",
-        sovereign_binding=binding(Layer.L2_SOVEREIGN, tenant, ivk_version),
-        active_binding=binding(Layer.L2_ACTIVE, tenant, ivk_version) if linked else None,
-        linked=linked,
-        last_l1_check=100.0,
-        l1_state=L1State.OK,
-        l1_state_at=100.0,
-        created_at=100.0,
-    )
-
-
-def ivk(version: int, state: IvkState = IvkState.ACTIVE) -> IvkRecord:
-    return IvkRecord(version, state, b"blob-%d" % version, 10.0 * version, 0)
-
-
-def service_key(tenant: str, number: int, service: str = "svc") -> ServiceKeyRecord:
-    return ServiceKeyRecord(
-        tenant, service, number, ServiceKeyState.ACTIVE, b"blob-%d" % number, float(number)
-    )
-
-
 # One store ------------------------------------------------------------------------------------
 
 
-def test_ivk_transitions_are_compare_and_set(kind: HierarchyKind, tmp_path: Path) -> None:
+def test_ivk_transitions_are_compare_and_set(hierarchy_kind: HierarchyKind, tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with opened(kind, tmp_path) as store:
+        async with opened(hierarchy_kind, tmp_path) as store:
             assert await store.list_ivks() == []
             assert await store.create_first_ivk(ivk(1))
             assert not await store.create_first_ivk(ivk(1))
@@ -142,9 +70,9 @@ def test_ivk_transitions_are_compare_and_set(kind: HierarchyKind, tmp_path: Path
     asyncio.run(scenario())
 
 
-def test_tenant_roots_compare_and_set_and_scans(kind: HierarchyKind, tmp_path: Path) -> None:
+def test_tenant_roots_compare_and_set_and_scans(hierarchy_kind: HierarchyKind, tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with opened(kind, tmp_path) as store:
+        async with opened(hierarchy_kind, tmp_path) as store:
             created = {
                 tenant: root(tenant, version, linked=tenant != "d")
                 for tenant, version in (("a", 1), ("b", 2), ("c", 1), ("d", 2))
@@ -198,9 +126,9 @@ def test_tenant_roots_compare_and_set_and_scans(kind: HierarchyKind, tmp_path: P
     asyncio.run(scenario())
 
 
-def test_service_keys_are_versioned_and_tenant_scoped(kind: HierarchyKind, tmp_path: Path) -> None:
+def test_service_keys_are_versioned_and_tenant_scoped(hierarchy_kind: HierarchyKind, tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with opened(kind, tmp_path) as store:
+        async with opened(hierarchy_kind, tmp_path) as store:
             assert not await store.add_service_key(service_key("a", 2))  # must start at 1
             assert await store.add_service_key(service_key("a", 1))
             assert not await store.add_service_key(service_key("a", 1))
@@ -218,13 +146,13 @@ def test_service_keys_are_versioned_and_tenant_scoped(kind: HierarchyKind, tmp_p
     asyncio.run(scenario())
 
 
-def test_seal_records_round_trip_and_survive_reopening(kind: HierarchyKind, tmp_path: Path) -> None:
+def test_seal_records_round_trip_and_survive_reopening(hierarchy_kind: HierarchyKind, tmp_path: Path) -> None:
     shamir = SealConfig("cluster", "eu-1", SealMode.SHAMIR, 3, 5, b"\x01" * 32, share_set_id=77)
     auto = SealConfig("cluster", "eu-1", SealMode.AUTO, 2, 3, b"\x02" * 32, b"sealed", "aws-kms", "key-1")
     tenant_root = root("a")
 
     async def first_life() -> None:
-        async with opened(kind, tmp_path) as store:
+        async with opened(hierarchy_kind, tmp_path) as store:
             assert await store.load_seal_config() is None
             await store.save_seal_config(shamir)
             assert await store.load_seal_config() == shamir
@@ -234,7 +162,7 @@ def test_seal_records_round_trip_and_survive_reopening(kind: HierarchyKind, tmp_
             assert await store.add_service_key(service_key("a", 1))
 
     async def second_life() -> None:
-        async with opened(kind, tmp_path) as store:
+        async with opened(hierarchy_kind, tmp_path) as store:
             assert await store.load_seal_config() == auto
             assert await store.list_ivks() == [ivk(1)]
             assert await store.get_tenant_root("a") == tenant_root
@@ -248,10 +176,10 @@ def test_seal_records_round_trip_and_survive_reopening(kind: HierarchyKind, tmp_
 
 
 def test_two_stores_racing_on_every_compare_and_set_agree_on_one_winner(
-    kind: HierarchyKind, tmp_path: Path
+    hierarchy_kind: HierarchyKind, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        async with opened(kind, tmp_path) as first, opened(kind, tmp_path) as second:
+        async with opened(hierarchy_kind, tmp_path) as first, opened(hierarchy_kind, tmp_path) as second:
             stores = (first, second)
             firsts = await asyncio.gather(*(stores[n % 2].create_first_ivk(ivk(1)) for n in range(6)))
             assert firsts.count(True) == 1
@@ -287,63 +215,5 @@ def test_two_stores_racing_on_every_compare_and_set_agree_on_one_winner(
                 (1, ServiceKeyState.DECRYPT_ONLY),
                 (2, ServiceKeyState.ACTIVE),
             ]
-
-    asyncio.run(scenario())
-
-
-# Key hierarchies of two Cores on one PostgreSQL database ------------------------------------------
-
-
-@asynccontextmanager
-async def pg_core(
-    place: Path, lines: Mapping[str, Keystore], master: SecretBuffer, clock: ManualClock
-) -> AsyncIterator[KeyHierarchy]:
-    store = await PostgresHierarchyStore.open(await place_settings(place))
-    hierarchy = KeyHierarchy(store=store, keystores=lines, cluster_id="cluster-test", clock=clock)
-    try:
-        await hierarchy.attach(master)
-        yield hierarchy
-    finally:
-        hierarchy.detach()
-        await store.close()
-
-
-def test_two_cores_on_postgres_rotate_ivks_and_l3_and_unlink(
-    software_l1: KeystoreEnv, tmp_path: Path
-) -> None:
-    async def scenario() -> None:
-        lines = {"software": software_l1.keystore}
-        master, clock = SecretBuffer.random(32), ManualClock()
-        key = software_l1.console.create_key()
-        async with (
-            pg_core(tmp_path, lines, master, clock) as first,
-            pg_core(tmp_path, lines, master, clock) as second,
-        ):
-            await first.link_tenant("acme", "software", key)
-            await second.link_tenant("globex", "software", key)
-            blob = await first.wrap_l4_async("acme", "svc", "o1", b"1" * 32)
-            assert await second.unwrap_l4_async("acme", "svc", "o1", blob) == b"1" * 32
-
-            await asyncio.gather(first.rotate_ivk(), second.rotate_ivk(), first.rotate_ivk())
-            await first.scrub()
-            await second.scrub()
-            assert [state for _, state in second.ivk_versions()].count(IvkState.ACTIVE) == 1
-            assert [state for _, state in first.ivk_versions()].count(IvkState.ACTIVE) == 1
-
-            await asyncio.gather(first.rotate_l3("acme", "svc"), second.rotate_l3("acme", "svc"))
-            newer = await first.wrap_l4_async("acme", "svc", "o2", b"2" * 32)
-            clock.advance(second.settings.l3_reload_interval)
-            assert await second.unwrap_l4_async("acme", "svc", "o2", newer) == b"2" * 32
-            assert await second.unwrap_l4_async("acme", "svc", "o1", blob) == b"1" * 32
-            assert peek(newer).wrapping_key_version in (2, 3)
-
-            # The kill-switch from one Core reaches the store the other reads from.
-            await first.unlink_tenant("acme")
-            second.detach()
-            await second.attach(master)
-            with pytest.raises((TenantNotLinked, NotReady)):
-                await second.unwrap_l4_async("acme", "svc", "o1", blob)
-            globex = await second.wrap_l4_async("globex", "svc", "g", b"g" * 32)
-            assert await first.unwrap_l4_async("globex", "svc", "g", globex) == b"g" * 32
 
     asyncio.run(scenario())
