@@ -27,7 +27,7 @@ import ttlv
 from kmip_server.model import Attribute, ModelError, TemplateAttribute
 from kmip_server.model.codec import decode_struct, struct_to_bytes
 from kmip_server.storage.errors import StorageError
-from kmip_server.storage.objects import ObjectRecord
+from kmip_server.storage.objects import ObjectRecord, Replacement, held_names, one_tenant
 from ttlv.codec import structure_header
 from ttlv.item import Item, ItemType
 from ttlv.kmip14 import ObjectType, State, Tag
@@ -41,6 +41,7 @@ __all__ = [
     "AttributeEncodings",
     "EncodedRecord",
     "encode_record",
+    "encode_writes",
     "record_from_row",
 ]
 
@@ -81,6 +82,7 @@ class EncodedRecord:
     material: bytes | None = field(repr=False)
     revision: int
     names: tuple[str, ...]  # each once, in the record's order
+    holds: tuple[str, ...]  # the names it holds once written (``storage.objects.held_names``)
 
 
 class AttributeEncodings:
@@ -114,8 +116,11 @@ class AttributeEncodings:
         return encoded
 
 
-def encode_record(record: ObjectRecord, limits: ttlv.Limits, encodings: AttributeEncodings) -> EncodedRecord:
-    """``record`` as its row; ``StorageError`` if its attributes cannot be encoded or exceed ``limits``."""
+def encode_record(
+    record: ObjectRecord, limits: ttlv.Limits, encodings: AttributeEncodings, *, unique_names: bool
+) -> EncodedRecord:
+    """``record`` as its row, written with ``unique_names`` (``ObjectStore.insert``); ``StorageError``
+    if its attributes cannot be encoded or exceed ``limits``."""
     # The record's Attribute structures, each encoded on its own (or remembered), are the items
     # of the Template-Attribute: the bytes are those of the whole structure encoded at once.
     parts: list[bytes] = []
@@ -150,7 +155,27 @@ def encode_record(record: ObjectRecord, limits: ttlv.Limits, encodings: Attribut
         material=None if record.material is None else bytes(record.material),
         revision=record.revision,
         names=tuple(dict.fromkeys(record.names)),
+        holds=held_names(record, unique_names=unique_names),
     )
+
+
+def encode_writes(
+    inserts: Sequence[ObjectRecord],
+    replaces: Sequence[Replacement],
+    limits: ttlv.Limits,
+    encodings: AttributeEncodings,
+    *,
+    unique_names: bool,
+) -> tuple[str, list[tuple[EncodedRecord, int]], list[EncodedRecord]]:
+    """The rows of one ``ObjectStore.write_many`` (at least one record), every one encoded before
+    anything is written: their one tenant, the replaces with their expected revisions, the inserts."""
+    tenant_id = one_tenant([*inserts, *(record for record, _revision in replaces)])
+    replaced = [
+        (encode_record(record, limits, encodings, unique_names=unique_names), revision)
+        for record, revision in replaces
+    ]
+    inserted = [encode_record(record, limits, encodings, unique_names=unique_names) for record in inserts]
+    return tenant_id, replaced, inserted
 
 
 def _decode_attributes(blob: bytes, limits: ttlv.Limits) -> tuple[Attribute, ...]:

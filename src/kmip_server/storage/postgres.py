@@ -53,6 +53,7 @@ from kmip_server.storage.encoding import (
     AttributeEncodings,
     EncodedRecord,
     encode_record,
+    encode_writes,
     record_from_row,
 )
 from kmip_server.storage.errors import StorageClosed, StorageError, StorageTimeout
@@ -71,8 +72,6 @@ from kmip_server.storage.objects import (
     ObjectRecord,
     ObjectStore,
     Replacement,
-    held_names,
-    one_tenant,
 )
 from kmip_server.storage.postgres_settings import DEFAULT_TIMEOUT, PostgresSettings
 from kmip_server.storage.rows import (
@@ -605,7 +604,7 @@ class PostgresObjectStore(ObjectStore):
         if self._closed:
             raise StorageClosed
 
-    async def _insert(self, connection: Any, row: EncodedRecord, holds: list[str]) -> None:
+    async def _insert(self, connection: Any, row: EncodedRecord) -> None:
         try:
             refused = await connection.fetchval(
                 self._sql.insert,
@@ -618,16 +617,14 @@ class PostgresObjectStore(ObjectStore):
                 row.material,
                 row.revision,
                 row.names,
-                holds,
+                row.holds,
             )
         except asyncpg.UniqueViolationError:  # the names are claimed without conflicts: the identifier
             raise DuplicateIdentifier from None
         if refused:
             raise DuplicateName
 
-    async def _replace(
-        self, connection: Any, row: EncodedRecord, expected_revision: int, holds: list[str]
-    ) -> None:
+    async def _replace(self, connection: Any, row: EncodedRecord, expected_revision: int) -> None:
         found = await connection.fetchrow(
             self._sql.replace,
             row.service,
@@ -639,7 +636,7 @@ class PostgresObjectStore(ObjectStore):
             row.tenant_id,
             expected_revision,
             row.names,
-            holds,
+            row.holds,
         )
         if found is None:
             raise ConcurrentUpdate
@@ -648,11 +645,10 @@ class PostgresObjectStore(ObjectStore):
 
     async def insert(self, record: ObjectRecord, *, unique_names: bool = True) -> None:
         self._check_open()
-        row = encode_record(record, self._limits, self._encodings)
-        holds = list(held_names(record, unique_names=unique_names))
+        row = encode_record(record, self._limits, self._encodings, unique_names=unique_names)
 
         async def job(connection: Any) -> None:
-            await self._insert(connection, row, holds)
+            await self._insert(connection, row)
 
         await self._database.run(job, tenant=record.tenant_id)
 
@@ -672,11 +668,10 @@ class PostgresObjectStore(ObjectStore):
         self, record: ObjectRecord, *, expected_revision: int, unique_names: bool = True
     ) -> ObjectRecord:
         self._check_open()
-        row = encode_record(record, self._limits, self._encodings)
-        holds = list(held_names(record, unique_names=unique_names))
+        row = encode_record(record, self._limits, self._encodings, unique_names=unique_names)
 
         async def job(connection: Any) -> None:
-            await self._replace(connection, row, expected_revision, holds)
+            await self._replace(connection, row, expected_revision)
 
         await self._database.run(job, tenant=record.tenant_id)
         return dataclasses.replace(record, revision=expected_revision + 1)
@@ -691,28 +686,17 @@ class PostgresObjectStore(ObjectStore):
         self._check_open()
         if not inserts and not replaces:
             return []
-        tenant_id = one_tenant([*inserts, *(record for record, _revision in replaces)])
-        limits, encodings = self._limits, self._encodings
-        replaced = [
-            (
-                encode_record(record, limits, encodings),
-                revision,
-                list(held_names(record, unique_names=unique_names)),
-            )
-            for record, revision in replaces
-        ]
-        inserted = [
-            (encode_record(record, limits, encodings), list(held_names(record, unique_names=unique_names)))
-            for record in inserts
-        ]
+        tenant_id, replaced, inserted = encode_writes(
+            inserts, replaces, self._limits, self._encodings, unique_names=unique_names
+        )
 
         async def job(connection: Any) -> None:
             # One transaction: the replaces first, so a name one of them gives up is free for the
             # inserts (Re-key's new key takes the old key's Name).
-            for row, revision, holds in replaced:
-                await self._replace(connection, row, revision, holds)
-            for row, holds in inserted:
-                await self._insert(connection, row, holds)
+            for row, revision in replaced:
+                await self._replace(connection, row, revision)
+            for row in inserted:
+                await self._insert(connection, row)
 
         await self._database.run(job, tenant=tenant_id)
         return [dataclasses.replace(record, revision=revision + 1) for record, revision in replaces]

@@ -43,6 +43,7 @@ from kmip_server.storage.encoding import (
     AttributeEncodings,
     EncodedRecord,
     encode_record,
+    encode_writes,
     record_from_row,
 )
 from kmip_server.storage.errors import StorageClosed
@@ -55,8 +56,6 @@ from kmip_server.storage.objects import (
     ObjectRecord,
     ObjectStore,
     Replacement,
-    held_names,
-    one_tenant,
 )
 from kmip_server.storage.sqlite_database import SqliteDatabase, SqliteSettings
 
@@ -160,7 +159,7 @@ def _hold(
             raise DuplicateName
 
 
-def _insert_row(connection: sqlite3.Connection, row: EncodedRecord, holds: tuple[str, ...]) -> None:
+def _insert_row(connection: sqlite3.Connection, row: EncodedRecord) -> None:
     found = connection.execute(
         "INSERT INTO objects (unique_identifier, tenant_id, service, object_type, state,"
         " attributes, material, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -179,12 +178,10 @@ def _insert_row(connection: sqlite3.Connection, row: EncodedRecord, holds: tuple
     if found is None:
         raise DuplicateIdentifier
     _write_names(connection, row.tenant_id, found[0], row.names)
-    _hold(connection, row.tenant_id, found[0], holds, frozenset())
+    _hold(connection, row.tenant_id, found[0], row.holds, frozenset())
 
 
-def _replace_row(
-    connection: sqlite3.Connection, row: EncodedRecord, expected_revision: int, holds: tuple[str, ...]
-) -> None:
+def _replace_row(connection: sqlite3.Connection, row: EncodedRecord, expected_revision: int) -> None:
     found = connection.execute(
         "UPDATE objects SET service = ?, object_type = ?, state = ?, attributes = ?,"
         " material = ?, revision = revision + 1"
@@ -211,7 +208,7 @@ def _replace_row(
     )
     _write_names(connection, row.tenant_id, seq, row.names)
     connection.execute("DELETE FROM held_names WHERE seq = ? AND tenant_id = ?", (seq, row.tenant_id))
-    _hold(connection, row.tenant_id, seq, holds, had)
+    _hold(connection, row.tenant_id, seq, row.holds, had)
 
 
 class SqliteObjectStore(ObjectStore):
@@ -267,11 +264,10 @@ class SqliteObjectStore(ObjectStore):
 
     async def insert(self, record: ObjectRecord, *, unique_names: bool = True) -> None:
         self._check_open()
-        row = encode_record(record, self._limits, self._encodings)
-        holds = held_names(record, unique_names=unique_names)
+        row = encode_record(record, self._limits, self._encodings, unique_names=unique_names)
 
         def job(connection: sqlite3.Connection) -> None:
-            _insert_row(connection, row, holds)
+            _insert_row(connection, row)
 
         await self._database.write(job)
 
@@ -290,11 +286,10 @@ class SqliteObjectStore(ObjectStore):
         self, record: ObjectRecord, *, expected_revision: int, unique_names: bool = True
     ) -> ObjectRecord:
         self._check_open()
-        row = encode_record(record, self._limits, self._encodings)
-        holds = held_names(record, unique_names=unique_names)
+        row = encode_record(record, self._limits, self._encodings, unique_names=unique_names)
 
         def job(connection: sqlite3.Connection) -> None:
-            _replace_row(connection, row, expected_revision, holds)
+            _replace_row(connection, row, expected_revision)
 
         await self._database.write(job)
         return dataclasses.replace(record, revision=expected_revision + 1)
@@ -309,23 +304,16 @@ class SqliteObjectStore(ObjectStore):
         self._check_open()
         if not inserts and not replaces:
             return []
-        one_tenant([*inserts, *(record for record, _revision in replaces)])
-        encode, limits, encodings = encode_record, self._limits, self._encodings
-        replaced = [
-            (encode(record, limits, encodings), revision, held_names(record, unique_names=unique_names))
-            for record, revision in replaces
-        ]
-        inserted = [
-            (encode(record, limits, encodings), held_names(record, unique_names=unique_names))
-            for record in inserts
-        ]
+        _tenant_id, replaced, inserted = encode_writes(
+            inserts, replaces, self._limits, self._encodings, unique_names=unique_names
+        )
 
         def job(connection: sqlite3.Connection) -> None:
             # One job is one savepoint of the writer's transaction: a failure undoes all of it.
-            for row, revision, holds in replaced:
-                _replace_row(connection, row, revision, holds)
-            for row, holds in inserted:
-                _insert_row(connection, row, holds)
+            for row, revision in replaced:
+                _replace_row(connection, row, revision)
+            for row in inserted:
+                _insert_row(connection, row)
 
         await self._database.write(job)
         return [dataclasses.replace(record, revision=revision + 1) for record, revision in replaces]
