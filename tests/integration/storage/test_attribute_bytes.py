@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import sqlite3
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -48,29 +49,28 @@ async def _postgres_bytes(place: Path, uid: str) -> bytes:
     return bytes(blob)
 
 
-STORED_BYTES: dict[str, Callable[[Path, str], Awaitable[bytes]]] = {
-    "sqlite": _sqlite_bytes,
-    "postgres": _postgres_bytes,
+@dataclass(frozen=True, slots=True)
+class SqlKind:
+    open: Callable[[Path], Awaitable[ObjectStore]]  # the store kept at this place (``STORE_KINDS``)
+    stored_bytes: Callable[[Path, str], Awaitable[bytes]]  # its attributes column, read past the store
+
+
+SQL_KINDS = {
+    "sqlite": SqlKind(STORE_KINDS["sqlite"].open, _sqlite_bytes),
+    "postgres": SqlKind(STORE_KINDS["postgres"].open, _postgres_bytes),
 }
-"""How the test reads the attributes column of a store kind kept at a place, past the store."""
 
 
-@pytest.fixture(params=sorted(STORED_BYTES))
-def sql_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-async def opened(sql_kind: str, place: Path) -> ObjectStore:
-    return await STORE_KINDS[sql_kind].open(place)
+@pytest.fixture(params=sorted(SQL_KINDS))
+def sql_kind(request: pytest.FixtureRequest) -> SqlKind:
+    return SQL_KINDS[request.param]
 
 
 def test_stored_attributes_are_the_model_encoding_first_time_and_reused(
-    sql_kind: str, tmp_path: Path
+    sql_kind: SqlKind, tmp_path: Path
 ) -> None:
-    stored_bytes = STORED_BYTES[sql_kind]
-
     async def scenario() -> None:
-        store = await opened(sql_kind, tmp_path)
+        store, stored_bytes = await sql_kind.open(tmp_path), sql_kind.stored_bytes
         rich = rich_attributes("k")
         sets = [
             rich,
@@ -90,12 +90,11 @@ def test_stored_attributes_are_the_model_encoding_first_time_and_reused(
     asyncio.run(scenario())
 
 
-def test_equal_values_of_different_types_keep_their_own_bytes(sql_kind: str, tmp_path: Path) -> None:
+def test_equal_values_of_different_types_keep_their_own_bytes(sql_kind: SqlKind, tmp_path: Path) -> None:
     """True == 1 in Python; a Boolean and an Integer are different TTLV items all the same."""
-    stored_bytes = STORED_BYTES[sql_kind]
 
     async def scenario() -> None:
-        store = await opened(sql_kind, tmp_path)
+        store, stored_bytes = await sql_kind.open(tmp_path), sql_kind.stored_bytes
         variants = [
             (custom("x-flag", ItemType.BOOLEAN, True),),
             (custom("x-flag", ItemType.INTEGER, 1),),
@@ -113,11 +112,9 @@ def test_equal_values_of_different_types_keep_their_own_bytes(sql_kind: str, tmp
     asyncio.run(scenario())
 
 
-def test_the_remembered_encodings_stay_within_their_bound(sql_kind: str, tmp_path: Path) -> None:
-    stored_bytes = STORED_BYTES[sql_kind]
-
+def test_the_remembered_encodings_stay_within_their_bound(sql_kind: SqlKind, tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = await opened(sql_kind, tmp_path)
+        store, stored_bytes = await sql_kind.open(tmp_path), sql_kind.stored_bytes
         remembered = store._encodings._entries  # type: ignore[attr-defined] # the bound is what is tested
         for number in range(ATTRIBUTE_ENCODINGS + 50):
             attributes = (Attribute(name="Object Group", value=f"group-{number}"),)

@@ -31,15 +31,17 @@ async def _postgres(place: Path, attribute_cache: int) -> ObjectStore:
     return await PostgresObjectStore.open(await place_settings(place, attribute_cache=attribute_cache))
 
 
-CACHING_KINDS: dict[str, Callable[[Path, int], Awaitable[ObjectStore]]] = {
+Opener = Callable[[Path, int], Awaitable[ObjectStore]]
+"""Opens (or reopens) the store kept at a place, keeping that many decoded attribute sets."""
+
+CACHING_KINDS: dict[str, Opener] = {
     "sqlite": _sqlite,
     "postgres": _postgres,
 }
-"""Each opens (or reopens) the store kept at a place, keeping that many decoded attribute sets."""
 
 
 @pytest.fixture(params=sorted(CACHING_KINDS))
-def opener(request: pytest.FixtureRequest) -> Callable[[Path, int], Awaitable[ObjectStore]]:
+def opener(request: pytest.FixtureRequest) -> Opener:
     return CACHING_KINDS[request.param]
 
 
@@ -48,9 +50,7 @@ def cached_entries(store: ObjectStore) -> dict[bytes, object]:
     return entries
 
 
-def test_get_reads_what_another_core_stored_every_time(
-    opener: Callable[[Path, int], Awaitable[ObjectStore]], tmp_path: Path
-) -> None:
+def test_get_reads_what_another_core_stored_every_time(opener: Opener, tmp_path: Path) -> None:
     """Two stores on one database stand for two Cores (or worker processes): every change one
     makes, the other's next get returns, whether or not its attributes changed."""
 
@@ -89,7 +89,7 @@ def test_get_reads_what_another_core_stored_every_time(
 
 
 def test_records_with_the_same_attributes_each_come_back_as_themselves(
-    opener: Callable[[Path, int], Awaitable[ObjectStore]], tmp_path: Path
+    opener: Opener, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
         store = await opener(tmp_path, DEFAULT_ATTRIBUTE_CACHE)
@@ -109,9 +109,7 @@ def test_records_with_the_same_attributes_each_come_back_as_themselves(
     asyncio.run(scenario())
 
 
-def test_the_attribute_cache_keeps_within_its_bounds(
-    opener: Callable[[Path, int], Awaitable[ObjectStore]], tmp_path: Path
-) -> None:
+def test_the_attribute_cache_keeps_within_its_bounds(opener: Opener, tmp_path: Path) -> None:
     async def scenario() -> None:
         store = await opener(tmp_path, 3)
         cached = cached_entries(store)
@@ -140,9 +138,7 @@ def test_the_attribute_cache_keeps_within_its_bounds(
     asyncio.run(scenario())
 
 
-def test_without_the_attribute_cache_every_read_decodes(
-    opener: Callable[[Path, int], Awaitable[ObjectStore]], tmp_path: Path
-) -> None:
+def test_without_the_attribute_cache_every_read_decodes(opener: Opener, tmp_path: Path) -> None:
     async def scenario() -> None:
         store = await opener(tmp_path, 0)
         key = record("uid-1", attributes=rich_attributes("uid-1"))

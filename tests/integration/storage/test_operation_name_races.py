@@ -21,11 +21,9 @@ from pathlib import Path
 import pytest
 
 from kmip_server.errors import KmipError
-from kmip_server.hierarchy import KeyHierarchy, ManualClock
 from kmip_server.model import (
     AddAttributeRequestPayload,
     Attribute,
-    CapabilityInformation,
     CreateKeyPairRequestPayload,
     CreateRequestPayload,
     CryptographicDomainParameters,
@@ -42,7 +40,6 @@ from kmip_server.model import (
 from kmip_server.objects import ObjectService, TenantObjects, UndoJournal
 from kmip_server.operations import (
     OperationContext,
-    ServerInfo,
     add_attribute,
     create,
     create_key_pair,
@@ -50,11 +47,11 @@ from kmip_server.operations import (
     register,
     rekey,
 )
-from kmip_server.storage.objects import LocateQuery, ObjectRecord, ObjectStore, Replacement
-from kmip_server.storage.sqlite import SqliteStore
+from kmip_server.storage.objects import LocateQuery, ObjectRecord, ObjectStore
 from tests.integration.storage.stores import StoreKind
 from tests.support.keystores import KeystoreEnv, keystore_environment
-from tests.unit.engine.support import NOW, aes_template, tenant
+from tests.unit.engine.support import aes_template, linked_hierarchy, operation_context
+from tests.unit.operations.racing import PassThroughStore
 from ttlv.kmip14 import (
     CryptographicAlgorithm,
     KeyFormatType,
@@ -65,7 +62,6 @@ from ttlv.kmip14 import (
     ResultReason,
     SecretDataType,
 )
-from unseal.memory import SecretBuffer
 
 CONTENDERS = 8
 NAME = "contested"
@@ -79,37 +75,12 @@ class Gate:
     barrier: asyncio.Barrier | None = None
 
 
-class ReadAllFirst(ObjectStore):
+class ReadAllFirst(PassThroughStore):
     """A store whose Locate by name returns only once every contender has read (a barrier)."""
 
     def __init__(self, inner: ObjectStore, gate: Gate) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.gate = gate
-
-    async def insert(self, record: ObjectRecord, *, unique_names: bool = True) -> None:
-        await self.inner.insert(record, unique_names=unique_names)
-
-    async def get(self, tenant_id: str, unique_identifier: str) -> ObjectRecord | None:
-        return await self.inner.get(tenant_id, unique_identifier)
-
-    async def replace(
-        self, record: ObjectRecord, *, expected_revision: int, unique_names: bool = True
-    ) -> ObjectRecord:
-        return await self.inner.replace(
-            record, expected_revision=expected_revision, unique_names=unique_names
-        )
-
-    async def write_many(
-        self,
-        *,
-        inserts: Sequence[ObjectRecord] = (),
-        replaces: Sequence[Replacement] = (),
-        unique_names: bool = True,
-    ) -> list[ObjectRecord]:
-        return await self.inner.write_many(inserts=inserts, replaces=replaces, unique_names=unique_names)
-
-    async def delete(self, tenant_id: str, unique_identifier: str) -> None:
-        await self.inner.delete(tenant_id, unique_identifier)
 
     async def find(self, tenant_id: str, query: LocateQuery) -> Sequence[ObjectRecord]:
         found = await self.inner.find(tenant_id, query)
@@ -129,24 +100,7 @@ class Cores:
     gate: Gate
 
     def context(self, number: int) -> OperationContext:
-        server = ServerInfo(
-            vendor_identification="test",
-            server_information=None,
-            operations=(),
-            object_types=(),
-            versions=((1, 4),),
-            profiles=(),
-            capabilities=CapabilityInformation(),
-            rng_parameters=(),
-        )
-        return OperationContext(
-            identity=tenant(TENANT),
-            version=(1, 4),
-            now=NOW,
-            server=server,
-            correlation=f"race-{number}",
-            scope=self.scopes[number],
-        )
+        return operation_context(self.scopes[number], tenant_id=TENANT, correlation=f"race-{number}")
 
     async def live_holders(self) -> list[str]:
         found = await self.stores[0].find(TENANT, LocateQuery(names=(NAME,)))
@@ -155,32 +109,20 @@ class Cores:
 
 @asynccontextmanager
 async def two_cores(kind: StoreKind, tmp_path: Path, keystore: KeystoreEnv) -> AsyncIterator[Cores]:
-    hierarchy_store = await SqliteStore.open(tmp_path / "hierarchy.db")
-    hierarchy = KeyHierarchy(
-        store=hierarchy_store,
-        keystores={"software": keystore.keystore},
-        cluster_id="cluster-test",
-        clock=ManualClock(),
-    )
-    master_key = SecretBuffer.random(32)
-    place = tmp_path / "objects"
-    place.mkdir()
-    stores: list[ObjectStore] = []
-    try:
-        await hierarchy.attach(master_key)
-        await hierarchy.link_tenant(TENANT, "software", keystore.console.create_key())
-        first = await kind.open(place)
-        stores = [first, await kind.open(place) if kind.durable else first]
-        gate = Gate()
-        services = [ObjectService(ReadAllFirst(store, gate), hierarchy) for store in stores]
-        scopes = [services[n % 2].scope(TENANT, "svc", UndoJournal()) for n in range(CONTENDERS)]
-        yield Cores(scopes, stores, gate)
-    finally:
-        for store in dict.fromkeys(stores):
-            await store.close()
-        hierarchy.detach()
-        master_key.wipe()
-        await hierarchy_store.close()
+    async with linked_hierarchy(keystore, tmp_path, (TENANT,)) as hierarchy:
+        place = tmp_path / "objects"
+        place.mkdir()
+        stores: list[ObjectStore] = []
+        try:
+            first = await kind.open(place)
+            stores = [first, await kind.open(place) if kind.durable else first]
+            gate = Gate()
+            services = [ObjectService(ReadAllFirst(store, gate), hierarchy) for store in stores]
+            scopes = [services[n % 2].scope(TENANT, "svc", UndoJournal()) for n in range(CONTENDERS)]
+            yield Cores(scopes, stores, gate)
+        finally:
+            for store in dict.fromkeys(stores):
+                await store.close()
 
 
 def name_attribute(value: str = NAME) -> Attribute:

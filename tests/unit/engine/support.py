@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from kmip_server.hierarchy import KeyHierarchy, ManualClock
 from kmip_server.identity import Identity, IdentitySource, Role
 from kmip_server.model import (
     Attribute,
+    CapabilityInformation,
     Name,
     ProtocolVersion,
     RequestBatchItem,
@@ -38,7 +39,8 @@ from kmip_server.model.payloads import (
     CreateRequestPayload,
     UniqueIdentifierRequestPayload,
 )
-from kmip_server.objects import ObjectService, ObjectSettings
+from kmip_server.objects import ObjectService, ObjectSettings, TenantObjects
+from kmip_server.operations import OperationContext, ServerInfo
 from kmip_server.storage.memory import MemoryObjectStore
 from kmip_server.storage.sqlite import SqliteStore
 from tests.support.keystores import KeystoreEnv, keystore_environment
@@ -62,6 +64,8 @@ __all__ = [
     "batch_item",
     "create_aes",
     "create_item",
+    "linked_hierarchy",
+    "operation_context",
     "payload_of",
     "run_core",
     "tenant",
@@ -195,10 +199,37 @@ async def create_aes(core: Core, peer: Identity | None = None, **template: Any) 
     return unique_identifier
 
 
+def operation_context(
+    scope: TenantObjects, *, tenant_id: str = "tenant-a", correlation: str = "test"
+) -> OperationContext:
+    """A request context of ``tenant_id`` (KMIP 1.4, at ``NOW``) whose objects are ``scope``: for
+    calling an operation's handler directly, without the engine."""
+    server = ServerInfo(
+        vendor_identification="test",
+        server_information=None,
+        operations=(),
+        object_types=(),
+        versions=((1, 4),),
+        profiles=(),
+        capabilities=CapabilityInformation(),
+        rng_parameters=(),
+    )
+    return OperationContext(
+        identity=tenant(tenant_id),
+        version=(1, 4),
+        now=NOW,
+        server=server,
+        correlation=correlation,
+        scope=scope,
+    )
+
+
 @contextlib.asynccontextmanager
-async def _core(
-    env: KeystoreEnv, tmp_path: Path, settings: EngineSettings, object_settings: ObjectSettings
-) -> AsyncIterator[Core]:
+async def linked_hierarchy(
+    env: KeystoreEnv, tmp_path: Path, tenants: Sequence[str] = TENANTS
+) -> AsyncIterator[KeyHierarchy]:
+    """A key hierarchy over ``tmp_path``/hierarchy.db, attached, each of ``tenants`` linked to a
+    key of ``env`` (the software keystore); detached and closed on exit."""
     hierarchy_store = await SqliteStore.open(tmp_path / "hierarchy.db")
     hierarchy = KeyHierarchy(
         store=hierarchy_store,
@@ -209,8 +240,20 @@ async def _core(
     master_key = SecretBuffer.random(32)
     try:
         await hierarchy.attach(master_key)
-        for name in TENANTS:
+        for name in tenants:
             await hierarchy.link_tenant(name, "software", env.console.create_key())
+        yield hierarchy
+    finally:
+        hierarchy.detach()
+        master_key.wipe()
+        await hierarchy_store.close()
+
+
+@contextlib.asynccontextmanager
+async def _core(
+    env: KeystoreEnv, tmp_path: Path, settings: EngineSettings, object_settings: ObjectSettings
+) -> AsyncIterator[Core]:
+    async with linked_hierarchy(env, tmp_path) as hierarchy:
         store = MemoryObjectStore()
         objects = ObjectService(store, hierarchy, object_settings)
         seal = Seal()
@@ -220,10 +263,6 @@ async def _core(
             objects=objects, seal=seal, settings=settings, clock=lambda: clock[0], audit=audit.append
         )
         yield Core(engine, objects, store, hierarchy, seal, clock, audit)
-    finally:
-        hierarchy.detach()
-        master_key.wipe()
-        await hierarchy_store.close()
 
 
 def run_core(

@@ -14,23 +14,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from kmip_server.model import CapabilityInformation
 from kmip_server.objects import ObjectSettings, TenantObjects, UndoJournal
-from kmip_server.operations import OperationContext, ServerInfo
+from kmip_server.operations import OperationContext
 from kmip_server.storage.objects import LocateQuery, ObjectRecord, ObjectStore, Replacement
-from tests.unit.engine.support import NOW, Core, tenant
+from tests.unit.engine.support import Core, operation_context
 
-__all__ = ["RacingStore", "RecordingStore", "Write", "racing_context", "with_attributes"]
+__all__ = ["PassThroughStore", "RacingStore", "RecordingStore", "Write", "racing_context", "with_attributes"]
 
 
-class RacingStore(ObjectStore):
-    def __init__(
-        self, inner: ObjectStore, competitor: Callable[[ObjectRecord], ObjectRecord], races: int
-    ) -> None:
+class PassThroughStore(ObjectStore):
+    """Every call passed on to ``inner`` (``close`` too is left to ``inner``'s owner): the base
+    of the wrappers here and elsewhere, each overriding only the calls it watches or delays."""
+
+    def __init__(self, inner: ObjectStore) -> None:
         self.inner = inner
-        self.competitor = competitor
-        self.races = races
-        self.replaces = 0
 
     async def insert(self, record: ObjectRecord, *, unique_names: bool = True) -> None:
         await self.inner.insert(record, unique_names=unique_names)
@@ -41,7 +38,6 @@ class RacingStore(ObjectStore):
     async def replace(
         self, record: ObjectRecord, *, expected_revision: int, unique_names: bool = True
     ) -> ObjectRecord:
-        await self._race(record)
         return await self.inner.replace(
             record, expected_revision=expected_revision, unique_names=unique_names
         )
@@ -53,9 +49,40 @@ class RacingStore(ObjectStore):
         replaces: Sequence[Replacement] = (),
         unique_names: bool = True,
     ) -> list[ObjectRecord]:
+        return await self.inner.write_many(inserts=inserts, replaces=replaces, unique_names=unique_names)
+
+    async def delete(self, tenant_id: str, unique_identifier: str) -> None:
+        await self.inner.delete(tenant_id, unique_identifier)
+
+    async def find(self, tenant_id: str, query: LocateQuery) -> Sequence[ObjectRecord]:
+        return await self.inner.find(tenant_id, query)
+
+
+class RacingStore(PassThroughStore):
+    def __init__(
+        self, inner: ObjectStore, competitor: Callable[[ObjectRecord], ObjectRecord], races: int
+    ) -> None:
+        super().__init__(inner)
+        self.competitor = competitor
+        self.races = races
+        self.replaces = 0
+
+    async def replace(
+        self, record: ObjectRecord, *, expected_revision: int, unique_names: bool = True
+    ) -> ObjectRecord:
+        await self._race(record)
+        return await super().replace(record, expected_revision=expected_revision, unique_names=unique_names)
+
+    async def write_many(
+        self,
+        *,
+        inserts: Sequence[ObjectRecord] = (),
+        replaces: Sequence[Replacement] = (),
+        unique_names: bool = True,
+    ) -> list[ObjectRecord]:
         if replaces:
             await self._race(replaces[0][0])
-        return await self.inner.write_many(inserts=inserts, replaces=replaces, unique_names=unique_names)
+        return await super().write_many(inserts=inserts, replaces=replaces, unique_names=unique_names)
 
     async def _race(self, record: ObjectRecord) -> None:
         self.replaces += 1
@@ -65,36 +92,25 @@ class RacingStore(ObjectStore):
             assert current is not None
             await self.inner.replace(self.competitor(current), expected_revision=current.revision)
 
-    async def delete(self, tenant_id: str, unique_identifier: str) -> None:
-        await self.inner.delete(tenant_id, unique_identifier)
-
-    async def find(self, tenant_id: str, query: LocateQuery) -> Sequence[ObjectRecord]:
-        return await self.inner.find(tenant_id, query)
-
 
 Write = tuple[str, tuple[str, ...], tuple[str, ...]]
 """One write as ``RecordingStore`` saw it: the call, the identifiers inserted, those replaced."""
 
 
-class RecordingStore(ObjectStore):
+class RecordingStore(PassThroughStore):
     def __init__(self, inner: ObjectStore) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.writes: list[Write] = []
 
     async def insert(self, record: ObjectRecord, *, unique_names: bool = True) -> None:
         self.writes.append(("insert", (record.unique_identifier,), ()))
-        await self.inner.insert(record, unique_names=unique_names)
-
-    async def get(self, tenant_id: str, unique_identifier: str) -> ObjectRecord | None:
-        return await self.inner.get(tenant_id, unique_identifier)
+        await super().insert(record, unique_names=unique_names)
 
     async def replace(
         self, record: ObjectRecord, *, expected_revision: int, unique_names: bool = True
     ) -> ObjectRecord:
         self.writes.append(("replace", (), (record.unique_identifier,)))
-        return await self.inner.replace(
-            record, expected_revision=expected_revision, unique_names=unique_names
-        )
+        return await super().replace(record, expected_revision=expected_revision, unique_names=unique_names)
 
     async def write_many(
         self,
@@ -110,13 +126,7 @@ class RecordingStore(ObjectStore):
                 tuple(record.unique_identifier for record, _revision in replaces),
             )
         )
-        return await self.inner.write_many(inserts=inserts, replaces=replaces, unique_names=unique_names)
-
-    async def delete(self, tenant_id: str, unique_identifier: str) -> None:
-        await self.inner.delete(tenant_id, unique_identifier)
-
-    async def find(self, tenant_id: str, query: LocateQuery) -> Sequence[ObjectRecord]:
-        return await self.inner.find(tenant_id, query)
+        return await super().write_many(inserts=inserts, replaces=replaces, unique_names=unique_names)
 
 
 def racing_context(core: Core, store: ObjectStore) -> OperationContext:
@@ -124,19 +134,7 @@ def racing_context(core: Core, store: ObjectStore) -> OperationContext:
     objects = TenantObjects(
         store, core.hierarchy, ObjectSettings(), tenant_id="tenant-a", service="svc", journal=UndoJournal()
     )
-    server = ServerInfo(
-        vendor_identification="test",
-        server_information=None,
-        operations=(),
-        object_types=(),
-        versions=((1, 4),),
-        profiles=(),
-        capabilities=CapabilityInformation(),
-        rng_parameters=(),
-    )
-    return OperationContext(
-        identity=tenant("tenant-a"), version=(1, 4), now=NOW, server=server, correlation="race", scope=objects
-    )
+    return operation_context(objects, correlation="race")
 
 
 def with_attributes(record: ObjectRecord, *extra: object) -> ObjectRecord:
