@@ -21,6 +21,11 @@ Invariants:
   key), so it goes with that row or the object. Existing names are backfilled: the oldest live
   object carrying a name holds it (row-level security is lifted for the owner only within the
   migration's transaction, to read every tenant's rows once).
+- Migration 4 adds ``service_keys.wrap_count``: the L4 wraps reserved under each L3 version
+  (``kmip_server.hierarchy``), so that the Cores sharing a database together never make more
+  than the AES-GCM bound under one version. A column of the tenant-owned table: its policy
+  and its grants (the application role updates the table) cover it; existing versions start
+  at 0.
 - The only paths across tenants are three ``SECURITY DEFINER`` functions (the operator scans of
   ``HierarchyStore``: tenant roots by page, roots wrapped under old IVK versions, references
   to one IVK version). They run as the owner, whose one extra policy lets it read tenant roots,
@@ -285,6 +290,11 @@ ALTER TABLE {schema}.object_names FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, DELETE ON {schema}.held_names TO {app};
 """
 
+# Migration 4: L4 wraps counted per L3 version. A constant default: no table rewrite.
+_V4_L3_WRAP_COUNTS = """
+ALTER TABLE {schema}.service_keys ADD COLUMN wrap_count bigint NOT NULL DEFAULT 0;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -299,6 +309,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         3, "names held by live objects, unique per tenant", _V3_HELD_NAMES + _tenant_policy("held_names")
     ),
+    Migration(4, "L4 wraps counted per L3 version", _V4_L3_WRAP_COUNTS),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

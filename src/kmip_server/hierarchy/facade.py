@@ -19,6 +19,12 @@ Invariants:
 - The L4 hot path (``wrap_l4``/``unwrap_l4``) is synchronous: dictionary look-ups, one clock
   read, one AES-GCM call. No I/O, no awaits, no lock. When a key it needs is not warm it
   raises ``NotReady``; ``await ensure_ready(tenant, service)`` and call again.
+- L4 wraps are counted per L3 version, as IVK wraps are: ``wrap_l4`` only spends wraps this
+  Core already reserved in the store (``l3_wrap_reservation`` at a time, one store round trip
+  per block, ``keys.wraps_granted``); the async path reserves, one reservation per service at
+  a time on this Core. Once a version's reservations reach ``l3_max_wraps`` (the AES-GCM
+  random-nonce bound) its L3 rotates, as by age; no version is ever wrapped under more often,
+  whatever the number of Cores. A crash only over-counts.
 - Opening a tenant or a service is single-flight: a hundred concurrent requests for a cold
   tenant make one store read and at most one L1 call.
 - Every stored change is a compare-and-set; a conflict re-reads and decides again.
@@ -53,7 +59,14 @@ from kmip_server.hierarchy.errors import (
     UnwrapFailed,
 )
 from kmip_server.hierarchy.ivk import IVK_KEY_ID, KEY_SIZE, IvkRing, Use
-from kmip_server.hierarchy.keys import L2_KEY_VERSION, L4_KEY_VERSION, ServiceKeys, SingleFlight, TenantKeys
+from kmip_server.hierarchy.keys import (
+    L2_KEY_VERSION,
+    L4_KEY_VERSION,
+    ServiceKeys,
+    SingleFlight,
+    TenantKeys,
+    wraps_granted,
+)
 from kmip_server.hierarchy.settings import HierarchySettings
 from kmip_server.storage.errors import StorageError
 from kmip_server.storage.hierarchy import (
@@ -172,6 +185,7 @@ class KeyHierarchy:
             and service_keys is not None
             and not service_keys.stale
             and now < service_keys.rotate_at
+            and service_keys.unreserved > 0
         )
 
     def _warm(self, tenant_id: str, service: str) -> tuple[ServiceKeys, float]:
@@ -195,6 +209,20 @@ class KeyHierarchy:
         service_keys, now = self._warm(tenant_id, service)
         if now >= service_keys.rotate_at:
             raise NotReady  # the current L3 is too old to wrap: ensure_ready rotates it
+        if not service_keys.unreserved:
+            raise NotReady  # no reserved wrap left here: the async path reserves (or rotates)
+        service_keys.unreserved -= 1
+        return self._wrap_under(service_keys, tenant_id, service, object_id, material)
+
+    @staticmethod
+    def _wrap_under(
+        service_keys: ServiceKeys,
+        tenant_id: str,
+        service: str,
+        object_id: str,
+        material: bytes | bytearray | memoryview,
+    ) -> bytes:
+        """One wrap under the current L3 version, already counted by the caller."""
         header = BlobHeader(
             Layer.L4, tenant_id, object_id, L4_KEY_VERSION, service, service_keys.current_version
         )
@@ -236,31 +264,92 @@ class KeyHierarchy:
     async def wrap_l4_async(
         self, tenant_id: str, service: str, object_id: str, material: bytes | bytearray | memoryview
     ) -> bytes:
-        """``wrap_l4``, warming the keys first when needed."""
+        """``wrap_l4``, warming the keys, reserving wraps or rotating the L3 first when needed."""
         try:
             return self.wrap_l4(tenant_id, service, object_id, material)
         except NotReady:
-            await self.ensure_ready(tenant_id, service)
-            return self.wrap_l4(tenant_id, service, object_id, material)
+            service_keys = await self._reserved(tenant_id, service, claim=1)
+            return self._wrap_under(service_keys, tenant_id, service, object_id, material)
 
     async def unwrap_l4_async(self, tenant_id: str, service: str, object_id: str, blob: bytes) -> bytearray:
         """``unwrap_l4``, warming the keys first when needed."""
         try:
             return self.unwrap_l4(tenant_id, service, object_id, blob)
         except NotReady:
-            await self.ensure_ready(tenant_id, service)
+            await self._service_ready(tenant_id, service)  # unwrapping needs no reserved wrap
             return self.unwrap_l4(tenant_id, service, object_id, blob)
 
     # Warming -------------------------------------------------------------------------------
     async def ensure_ready(self, tenant_id: str, service: str) -> None:
-        """Make ``tenant_id``'s L2 and ``service``'s L3 warm (creating or rotating the L3 if due).
+        """Make ``tenant_id``'s L2 and ``service``'s L3 warm (creating or rotating the L3 if due),
+        with wraps of its current version reserved here. Under concurrency another caller may
+        spend them first: ``wrap_l4_async`` takes its own.
 
         Raises ``Sealed``, ``TenantNotLinked``, ``TenantLocked`` or ``L1Unreachable``."""
+        await self._reserved(tenant_id, service, claim=0)
+
+    async def _service_ready(self, tenant_id: str, service: str) -> TenantKeys:
+        """The tenant's keys with ``service``'s L3 warm and current: loaded, not older than
+        ``l3_max_age``, its wrap budget not spent here (rotating the L3 when due)."""
         keys = await self._tenant_keys(tenant_id)
         service_keys = keys.services.get(service)
-        if service_keys is not None and not service_keys.stale and self._clock.now() < service_keys.rotate_at:
-            return
+        if (
+            service_keys is not None
+            and not service_keys.stale
+            and self._clock.now() < service_keys.rotate_at
+            and not service_keys.spent(self._settings.l3_max_wraps)
+        ):
+            return keys
         await self._flights.run(("service", tenant_id, service), lambda: self._load_service(keys, service))
+        return keys
+
+    async def _reserved(self, tenant_id: str, service: str, *, claim: int) -> ServiceKeys:
+        """``service``'s warm keys with ``claim`` wraps of the current L3 version taken for the
+        caller (0: with at least one left in reserve), reserving in the store when this Core has
+        none left and rotating the L3 when its budget is spent. Returns without awaiting after
+        the take, so the caller wraps before anything else can change the keys.
+
+        Callers queued behind others may find each version spent before their turn (a tiny
+        ``l3_max_wraps``, many Cores): that is progress, and they go on to the next version;
+        only ``store_conflict_retries`` rounds in a row without a newer version give up."""
+        stalled, newest = 0, 0
+        while stalled < self._settings.store_conflict_retries:
+            keys = await self._service_ready(tenant_id, service)
+            async with keys.reserving.setdefault(service, asyncio.Lock()):
+                service_keys = await self._reserve_locked(keys, service)
+                if service_keys is not None:
+                    service_keys.unreserved -= claim
+                    return service_keys
+            current = keys.services.get(service)
+            version = 0 if current is None else current.current_version
+            stalled = 0 if version > newest else stalled + 1
+            newest = max(newest, version)
+        raise StoreConflict
+
+    async def _reserve_locked(self, keys: TenantKeys, service: str) -> ServiceKeys | None:
+        """The current keys once this Core holds a reserved wrap of their version; None when they
+        must be opened, reloaded or rotated first (``_service_ready`` does, or says why not)."""
+        limit = self._settings.l3_max_wraps
+        while True:
+            service_keys = keys.services.get(service)
+            now = self._clock.now()
+            if (
+                keys.closed
+                or now >= keys.honoured_until
+                or service_keys is None
+                or service_keys.stale
+                or now >= service_keys.rotate_at
+                or service_keys.spent(limit)
+            ):
+                return None
+            if service_keys.unreserved:
+                return service_keys
+            version, block = service_keys.current_version, self._settings.l3_wrap_reservation
+            total = await self._store.reserve_service_key_wraps(keys.tenant_id, service, version, block)
+            current = keys.services.get(service)  # reloaded meanwhile? the block is this version's
+            if current is not None and current.current_version == version:
+                current.unreserved += wraps_granted(total, block, limit)
+                current.reserved_total = max(current.reserved_total, total)
 
     async def ensure_tenant_ready(self, tenant_id: str) -> None:
         """Make ``tenant_id``'s L2 warm (from the active binding, or through L1 when the TTL ran out)."""
@@ -317,7 +406,11 @@ class KeyHierarchy:
     async def _load_service(self, keys: TenantKeys, service: str) -> None:
         tenant_id = keys.tenant_id
         records = await self._store.list_service_keys(tenant_id, service)
-        if not records or self._clock.now() - records[-1].created_at >= self._settings.l3_max_age:
+        if (
+            not records
+            or self._clock.now() - records[-1].created_at >= self._settings.l3_max_age
+            or records[-1].wrap_count >= self._settings.l3_max_wraps
+        ):
             if keys.closed:
                 raise NotReady
             await self._add_service_key(keys, service, records[-1].version + 1 if records else 1)
@@ -346,9 +439,15 @@ class KeyHierarchy:
                 zeroize(material)
         newest = records[-1]
         now = self._clock.now()
-        keys.services[service] = ServiceKeys(
-            tenant_id, service, ciphers, newest.created_at + self._settings.l3_max_age, now
-        )
+        rotate_at = newest.created_at + self._settings.l3_max_age
+        loaded = ServiceKeys(tenant_id, service, ciphers, rotate_at, now, reserved_total=newest.wrap_count)
+        previous = keys.services.get(service)
+        if previous is not None and previous.current_version == loaded.current_version:
+            # Reloaded (another Core rotated, or a newer L4 was seen): this Core's reservation of
+            # the version stays this Core's, spent once.
+            loaded.unreserved, previous.unreserved = previous.unreserved, 0
+            loaded.reserved_total = max(loaded.reserved_total, previous.reserved_total)
+        keys.services[service] = loaded
 
     async def _add_service_key(self, keys: TenantKeys, service: str, version: int) -> bool:
         header = BlobHeader(Layer.L3, keys.tenant_id, service, version, keys.l2_id, L2_KEY_VERSION)

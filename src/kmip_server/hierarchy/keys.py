@@ -7,6 +7,10 @@ Invariants:
 - L3 material exists only long enough to build its cipher; what stays is the cipher (whose key
   schedule lives inside OpenSSL and is released when the last reference goes: see
   ``unseal.memory`` for what CPython can and cannot promise).
+- L4 wraps are counted before they are made: a Core wraps under an L3 version only within
+  the wraps it reserved in the store (``ServiceKeys.unreserved``), and a reservation grants
+  only what keeps the version's stored count within its limit (``wraps_granted``). Reserved
+  blocks are disjoint ranges of that count, so all Cores together never pass the limit.
 - Nothing here does I/O or awaits: these are plain records the façade fills and reads.
 """
 
@@ -28,6 +32,13 @@ L2_KEY_VERSION = 1  # an L2 never changes under its id; re-keying a tenant makes
 L4_KEY_VERSION = 1  # a managed object's material never changes under its unique identifier
 
 
+def wraps_granted(total: int, block: int, limit: int) -> int:
+    """How many of ``block`` wraps just reserved (bringing the version's count to ``total``) may
+    be made without the version passing ``limit`` wraps: all of them, the part below the
+    limit, or none once earlier reservations (this Core's or another's) reached it."""
+    return max(0, min(block, limit - (total - block)))
+
+
 class ServiceKeys:
     """The L3 versions of one (tenant, service), warm."""
 
@@ -36,12 +47,21 @@ class ServiceKeys:
         "current_cipher",
         "current_version",
         "loaded_at",
+        "reserved_total",
         "rotate_at",
         "stale",
+        "unreserved",
     )
 
     def __init__(
-        self, tenant_id: str, service: str, ciphers: dict[int, AESGCM], rotate_at: float, loaded_at: float
+        self,
+        tenant_id: str,
+        service: str,
+        ciphers: dict[int, AESGCM],
+        rotate_at: float,
+        loaded_at: float,
+        *,
+        reserved_total: int = 0,
     ) -> None:
         self.ciphers = ciphers
         self.current_version = max(ciphers)
@@ -49,12 +69,28 @@ class ServiceKeys:
         self.rotate_at = rotate_at  # the current version's age limit: new wraps wait for a rotation
         self.loaded_at = loaded_at
         self.stale = False  # an L4 named a newer version than we hold: reload on next ensure_ready
+        self.unreserved = 0  # wraps of the current version this Core reserved and has not made yet
+        self.reserved_total = reserved_total  # the version's stored wrap count, as last seen here
+
+    def spent(self, limit: int) -> bool:
+        """Whether this Core can make no more wraps under the current version: its own reserved
+        ones are used and the version's count reached ``limit`` (a rotation is due)."""
+        return self.unreserved == 0 and self.reserved_total >= limit
 
 
 class TenantKeys:
     """One tenant's L2, warm, and the services warmed under it."""
 
-    __slots__ = ("closed", "honoured_until", "l2", "l2_cipher", "l2_id", "services", "tenant_id")
+    __slots__ = (
+        "closed",
+        "honoured_until",
+        "l2",
+        "l2_cipher",
+        "l2_id",
+        "reserving",
+        "services",
+        "tenant_id",
+    )
 
     def __init__(self, tenant_id: str, l2_id: str, l2: SecretBuffer, honoured_until: float) -> None:
         self.tenant_id = tenant_id
@@ -63,6 +99,7 @@ class TenantKeys:
         self.l2_cipher: AESGCM | None = cipher_for(l2.view())
         self.honoured_until = honoured_until  # last good L1 check + sovereign TTL
         self.services: dict[str, ServiceKeys] = {}
+        self.reserving: dict[str, asyncio.Lock] = {}  # per service: one wrap reservation at a time
         self.closed = False
 
     def cipher(self) -> AESGCM:
@@ -73,6 +110,7 @@ class TenantKeys:
     def close(self) -> None:
         self.closed = True
         self.services.clear()
+        self.reserving.clear()
         self.l2_cipher = None
         self.l2.wipe()
 

@@ -25,6 +25,8 @@ class HierarchySettings:
     l1_recheck_page: int = 500  # tenant roots read per page during ``recheck_all``
     # L3
     l3_max_age: float = 90 * DAY  # rotate a service's L3 once its newest version is this old
+    l3_max_wraps: int = 2**32  # ... or once this many L4 wraps were reserved under it (GCM nonce bound)
+    l3_wrap_reservation: int = 65_536  # L4 wraps a Core reserves per store write; a crash only over-counts
     l3_reload_interval: float = 1.0  # an L4 naming an unknown newer L3 version reloads at most this often
     # Background
     maintenance_interval: float = MINUTE  # IVK policy (rotate, grace -> deprecated), scrub, retire

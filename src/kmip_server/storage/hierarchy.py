@@ -86,6 +86,7 @@ class ServiceKeyRecord:
     state: ServiceKeyState
     blob: bytes
     created_at: float
+    wrap_count: int = 0  # L4 wraps reserved under this version (an upper bound on wraps made)
 
 
 class HierarchyStore(SealRecords, Protocol):
@@ -158,6 +159,11 @@ class HierarchyStore(SealRecords, Protocol):
         """Insert ``record`` (state ACTIVE) as the next version: only if the newest stored version
         is ``record.version - 1`` (0: none). The previous version becomes DECRYPT_ONLY in the
         same transaction. False if another writer got there first."""
+        ...
+
+    async def reserve_service_key_wraps(self, tenant_id: str, service: str, version: int, count: int) -> int:
+        """Add ``count`` to that version's wrap count, atomically (several Cores reserve at once);
+        the new total. ``StorageError`` if there is no such version."""
         ...
 
     async def close(self) -> None: ...

@@ -544,7 +544,7 @@ class _HierarchySql(_Statements):
         " FROM {schema}.scan_tenant_roots_wrapped_below($1, $2, $3)"
     )
     list_service_keys: str = (
-        "SELECT tenant_id, service, version, state, blob, created_at FROM {schema}.service_keys"
+        "SELECT tenant_id, service, version, state, blob, created_at, wrap_count FROM {schema}.service_keys"
         " WHERE tenant_id = $1 AND service = $2 ORDER BY version"
     )
     newest_service_key: str = (
@@ -554,8 +554,12 @@ class _HierarchySql(_Statements):
         "UPDATE {schema}.service_keys SET state = $1 WHERE tenant_id = $2 AND service = $3 AND state = $4"
     )
     insert_service_key: str = (
-        "INSERT INTO {schema}.service_keys (tenant_id, service, version, state, blob, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, service, version) DO NOTHING"
+        "INSERT INTO {schema}.service_keys (tenant_id, service, version, state, blob, created_at, wrap_count)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, service, version) DO NOTHING"
+    )
+    reserve_service_key_wraps: str = (
+        "UPDATE {schema}.service_keys SET wrap_count = wrap_count + $1"
+        " WHERE tenant_id = $2 AND service = $3 AND version = $4 RETURNING wrap_count"
     )
 
 
@@ -1053,8 +1057,23 @@ class PostgresHierarchyStore:
                 int(ServiceKeyState.ACTIVE),
                 record.blob,
                 record.created_at,
+                record.wrap_count,
             )
             if status != "INSERT 0 1":
                 raise _Lost
 
         return await self._conditional(job, tenant=record.tenant_id)
+
+    async def reserve_service_key_wraps(self, tenant_id: str, service: str, version: int, count: int) -> int:
+        sql = self._sql
+
+        async def job(connection: Any) -> int:
+            # One statement: the row lock orders Cores reserving at once, each adding to the last.
+            total = await connection.fetchval(
+                sql.reserve_service_key_wraps, count, tenant_id, service, version
+            )
+            if total is None:
+                raise StorageError("no such service key version")
+            return int(total)
+
+        return await self._run(job, tenant=tenant_id)

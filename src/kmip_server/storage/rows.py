@@ -66,7 +66,7 @@ def tenant_root_from_row(row: Sequence[Any]) -> TenantRootRecord:
 
 
 def service_key_from_row(row: Sequence[Any]) -> ServiceKeyRecord:
-    """tenant_id, service, version, state, blob, created_at."""
+    """tenant_id, service, version, state, blob, created_at, wrap_count."""
     return ServiceKeyRecord(
         tenant_id=row[0],
         service=row[1],
@@ -74,6 +74,7 @@ def service_key_from_row(row: Sequence[Any]) -> ServiceKeyRecord:
         state=ServiceKeyState(row[3]),
         blob=row[4],
         created_at=row[5],
+        wrap_count=row[6],
     )
 
 

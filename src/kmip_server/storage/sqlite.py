@@ -48,7 +48,7 @@ from unseal.records import SealConfig
 T = TypeVar("T")
 
 SCHEMA_COMPONENT = "hierarchy"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: service_keys.wrap_count (L4 wraps reserved under each L3 version)
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS ivk_versions (
@@ -85,6 +85,7 @@ _SCHEMA = (
         state INTEGER NOT NULL,
         blob BLOB NOT NULL,
         created_at REAL NOT NULL,
+        wrap_count INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (tenant_id, service, version))""",
     """CREATE TABLE IF NOT EXISTS seal_config (
         singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -99,6 +100,12 @@ _SCHEMA = (
         seal_key_id TEXT,
         share_set_id INTEGER)""",
 )
+
+_UPGRADES: dict[int, tuple[str, ...]] = {
+    # Version 1 did not count L4 wraps: every existing L3 version starts from 0 (its wraps so far
+    # were never counted; the version rotates by age as before, and by count from here on).
+    2: ("ALTER TABLE service_keys ADD COLUMN wrap_count INTEGER NOT NULL DEFAULT 0",),
+}
 
 
 class _WriterView:
@@ -149,7 +156,7 @@ class SqliteStore:
 
     @classmethod
     async def _on(cls, database: SqliteDatabase, *, owns_database: bool) -> SqliteStore:
-        await database.ensure_schema(SCHEMA_COMPONENT, SCHEMA_VERSION, _SCHEMA)
+        await database.ensure_schema(SCHEMA_COMPONENT, SCHEMA_VERSION, _SCHEMA, _UPGRADES)
         return cls(database, owns_database=owns_database)
 
     @property
@@ -430,9 +437,8 @@ class SqliteStore:
     async def list_service_keys(self, tenant_id: str, service: str) -> list[ServiceKeyRecord]:
         def job(connection: sqlite3.Connection) -> list[ServiceKeyRecord]:
             rows = connection.execute(
-                "SELECT tenant_id, service, version, state, blob, created_at FROM service_keys WHERE"
-                " tenant_id = ? AND service = ?"
-                " ORDER BY version",
+                "SELECT tenant_id, service, version, state, blob, created_at, wrap_count FROM service_keys"
+                " WHERE tenant_id = ? AND service = ? ORDER BY version",
                 (tenant_id, service),
             )
             return [service_key_from_row(row) for row in rows]
@@ -457,8 +463,8 @@ class SqliteStore:
                 ),
             )
             connection.execute(
-                "INSERT INTO service_keys (tenant_id, service, version, state, blob, created_at) VALUES"
-                " (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO service_keys (tenant_id, service, version, state, blob, created_at,"
+                " wrap_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.tenant_id,
                     record.service,
@@ -466,8 +472,22 @@ class SqliteStore:
                     int(ServiceKeyState.ACTIVE),
                     record.blob,
                     record.created_at,
+                    record.wrap_count,
                 ),
             )
             return True
+
+        return await self._write(job)
+
+    async def reserve_service_key_wraps(self, tenant_id: str, service: str, version: int, count: int) -> int:
+        def job(connection: sqlite3.Connection) -> int:
+            rows = connection.execute(
+                "UPDATE service_keys SET wrap_count = wrap_count + ?"
+                " WHERE tenant_id = ? AND service = ? AND version = ? RETURNING wrap_count",
+                (count, tenant_id, service, version),
+            ).fetchall()
+            if not rows:
+                raise StorageError("no such service key version")
+            return int(rows[0][0])
 
         return await self._write(job)

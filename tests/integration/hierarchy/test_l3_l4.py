@@ -112,7 +112,7 @@ def test_l3_rotation_by_command_and_by_age(software_l1: KeystoreEnv, tmp_path: P
             await hierarchy.link_tenant("acme", "software", software_l1.console.create_key())
             v1 = await hierarchy.wrap_l4_async("acme", "svc", "o1", b"1" * 32)
             assert await hierarchy.rotate_l3("acme", "svc") == 2
-            v2 = hierarchy.wrap_l4("acme", "svc", "o2", b"2" * 32)
+            v2 = await hierarchy.wrap_l4_async("acme", "svc", "o2", b"2" * 32)  # reserves under v2
             assert (peek(v1).wrapping_key_version, peek(v2).wrapping_key_version) == (1, 2)
             assert hierarchy.unwrap_l4("acme", "svc", "o1", v1) == b"1" * 32
 
@@ -144,7 +144,7 @@ def test_an_l3_rotated_by_another_core_is_loaded_on_demand(software_l1: Keystore
             old = await first.wrap_l4_async("acme", "svc", "o1", b"1" * 32)
             assert await second.unwrap_l4_async("acme", "svc", "o1", old) == b"1" * 32
             await first.rotate_l3("acme", "svc")
-            new = first.wrap_l4("acme", "svc", "o2", b"2" * 32)
+            new = await first.wrap_l4_async("acme", "svc", "o2", b"2" * 32)
             clock.advance(second.settings.l3_reload_interval)
             with pytest.raises(NotReady):
                 second.unwrap_l4("acme", "svc", "o2", new)

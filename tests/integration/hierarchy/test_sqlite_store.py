@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from kmip_server.storage import StorageClosed
+from kmip_server.storage import ServiceKeyState, StorageClosed
 from kmip_server.storage.sqlite import SqliteStore
-from tests.integration.storage.stores import ivk
+from tests.integration.storage.stores import ivk, service_key
 
 
 def test_schema_is_idempotent_durable_and_owner_only(tmp_path: Path) -> None:
@@ -56,3 +56,51 @@ def test_database_work_never_runs_on_the_event_loop_thread(tmp_path: Path) -> No
             await store.list_ivks()
 
     asyncio.run(scenario())
+
+
+def test_a_version_1_file_is_upgraded_its_l3_versions_counting_wraps_from_zero(tmp_path: Path) -> None:
+    """Version 1 did not count L4 wraps: once the store opens such a file its L3 versions have
+    a wrap count of 0 and reserve from there (the file's other rows untouched)."""
+    db = tmp_path / "h.db"
+
+    async def version_1() -> None:
+        store = await SqliteStore.open(db)
+        assert await store.create_first_ivk(ivk(1))
+        assert await store.add_service_key(service_key("acme", 1))
+        assert await store.add_service_key(service_key("acme", 2))
+        await store.close()
+        connection = sqlite3.connect(db)
+        with connection:  # what a version 1 file looks like
+            connection.execute("ALTER TABLE service_keys DROP COLUMN wrap_count")
+            connection.execute("UPDATE schema_versions SET version = 1 WHERE component = 'hierarchy'")
+        connection.close()
+
+    async def upgraded() -> None:
+        store = await SqliteStore.open(db)
+        try:
+            versions = await store.list_service_keys("acme", "svc")
+            assert [(r.version, r.state, r.blob, r.wrap_count) for r in versions] == [
+                (1, ServiceKeyState.DECRYPT_ONLY, b"blob-1", 0),
+                (2, ServiceKeyState.ACTIVE, b"blob-2", 0),
+            ]
+            assert await store.reserve_service_key_wraps("acme", "svc", 2, 3) == 3
+            assert await store.list_ivks() == [ivk(1)]
+        finally:
+            await store.close()
+        connection = sqlite3.connect(db)
+        try:
+            version = connection.execute("SELECT version FROM schema_versions WHERE component = 'hierarchy'")
+            assert version.fetchone() == (2,)
+        finally:
+            connection.close()
+
+    async def reopened() -> None:  # the step ran once: opening again changes nothing
+        store = await SqliteStore.open(db)
+        try:
+            assert [r.wrap_count for r in await store.list_service_keys("acme", "svc")] == [0, 3]
+        finally:
+            await store.close()
+
+    asyncio.run(version_1())
+    asyncio.run(upgraded())
+    asyncio.run(reopened())

@@ -12,8 +12,14 @@ import pytest
 
 from kmip_server.cli import main
 from kmip_server.config import StorageKind, parse_config
+from kmip_server.storage import ServiceKeyState
 from kmip_server.storage.objects import DuplicateName
-from kmip_server.storage.postgres import PostgresDatabase, PostgresObjectStore, SchemaNotCurrent
+from kmip_server.storage.postgres import (
+    PostgresDatabase,
+    PostgresHierarchyStore,
+    PostgresObjectStore,
+    SchemaNotCurrent,
+)
 from rls import (
     LATEST_VERSION,
     MIGRATIONS,
@@ -23,6 +29,7 @@ from rls import (
     migrate,
     quote_identifier,
     schema_state,
+    tenant_transaction,
 )
 from tests.integration.storage.stores import record
 from tests.support.postgres import admin_connection, session
@@ -92,7 +99,8 @@ def test_migration_3_makes_the_oldest_live_carrier_of_each_name_its_holder() -> 
                         one,
                         seqs[uid],
                     )
-            assert (await migrate(superuser, current.roles, schema=schema)).applied == (3,)
+            applied = (await migrate(superuser, current.roles, schema=schema)).applied
+            assert applied == tuple(m.version for m in MIGRATIONS[2:])  # 3 and every later one
             held = await superuser.fetch(
                 f"SELECT tenant_id, name, seq FROM {quoted}.held_names ORDER BY 1, 2"
             )
@@ -120,6 +128,62 @@ def test_migration_3_makes_the_oldest_live_carrier_of_each_name_its_holder() -> 
             await store.insert(record("new-b", "tenant-b", names=("solo",)))
         finally:
             await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_migration_4_counts_the_wraps_of_existing_l3_versions_from_zero_under_the_tables_policy() -> None:
+    """L3 versions stored before wraps were counted start at 0 and reserve from there; the new
+    column is the tenant-owned table's, so its row-level security and grants cover it."""
+
+    async def scenario() -> None:
+        current = await session()
+        schema = fresh_schema()
+        service_keys = f"{quote_identifier(schema)}.service_keys"
+        async with admin_connection() as superuser:  # a superuser: no row-level security
+            await migrate(superuser, current.roles, schema=schema, migrations=MIGRATIONS[:3])
+            for tenant, version, state in (("tenant-a", 1, 2), ("tenant-a", 2, 1), ("tenant-b", 1, 1)):
+                await superuser.execute(
+                    f"INSERT INTO {service_keys} (tenant_id, service, version, state, blob, created_at)"
+                    " VALUES ($1, 'svc', $2, $3, 'l3', 1.0)",
+                    tenant,
+                    version,
+                    state,
+                )
+            applied = (await migrate(superuser, current.roles, schema=schema)).applied
+            assert applied == tuple(m.version for m in MIGRATIONS[3:])  # 4 and every later one
+            column = await superuser.fetchrow(
+                "SELECT data_type, is_nullable, column_default FROM information_schema.columns"
+                " WHERE table_schema = $1 AND table_name = 'service_keys' AND column_name = 'wrap_count'",
+                schema,
+            )
+            assert tuple(column) == ("bigint", "NO", "0")
+        store = await PostgresHierarchyStore.open(current.settings(schema))
+        try:
+            stored = await store.list_service_keys("tenant-a", "svc")
+            assert [(r.version, r.state, r.wrap_count) for r in stored] == [
+                (1, ServiceKeyState.DECRYPT_ONLY, 0),
+                (2, ServiceKeyState.ACTIVE, 0),
+            ]
+            assert await store.reserve_service_key_wraps("tenant-a", "svc", 2, 3) == 3
+            assert await store.reserve_service_key_wraps("tenant-b", "svc", 1, 2**32 + 1) == 2**32 + 1
+        finally:
+            await store.close()
+        async with admin_connection(current.roles.app) as app:
+            # Another tenant's count can be neither read nor moved, even by a query with no filter.
+            async with tenant_transaction(app, "tenant-b"):
+                assert await app.execute(f"UPDATE {service_keys} SET wrap_count = 0") == "UPDATE 1"
+                assert await app.fetchval(f"SELECT sum(wrap_count) FROM {service_keys}") == 0
+            assert await app.execute(f"UPDATE {service_keys} SET wrap_count = 0") == "UPDATE 0"
+        async with admin_connection() as superuser:
+            counts = await superuser.fetch(
+                f"SELECT tenant_id, version, wrap_count FROM {service_keys} ORDER BY 1, 2"
+            )
+            assert [tuple(row) for row in counts] == [
+                ("tenant-a", 1, 0),
+                ("tenant-a", 2, 3),
+                ("tenant-b", 1, 0),
+            ]
 
     asyncio.run(scenario())
 

@@ -146,6 +146,41 @@ def test_service_keys_are_versioned_and_tenant_scoped(hierarchy_kind: HierarchyK
     asyncio.run(scenario())
 
 
+def test_l4_wraps_are_counted_per_service_key_version(hierarchy_kind: HierarchyKind, tmp_path: Path) -> None:
+    """The L3 wrap counter: per (tenant, service, version), added to atomically, a new version
+    starting at 0, a missing version refused, and the count still there after reopening."""
+
+    async def first_life() -> None:
+        async with opened(hierarchy_kind, tmp_path) as store:
+            assert await store.add_service_key(service_key("a", 1))
+            assert await store.add_service_key(service_key("a", 1, service="other"))
+            assert await store.add_service_key(service_key("b", 1))
+            assert [r.wrap_count for r in await store.list_service_keys("a", "svc")] == [0]
+            assert await store.reserve_service_key_wraps("a", "svc", 1, 3) == 3
+            assert await store.reserve_service_key_wraps("a", "svc", 1, 65_536) == 65_539
+            assert await store.reserve_service_key_wraps("a", "svc", 1, 2**32) == 2**32 + 65_539  # 64-bit
+            assert await store.reserve_service_key_wraps("a", "other", 1, 5) == 5
+            assert await store.reserve_service_key_wraps("b", "svc", 1, 7) == 7
+            assert await store.add_service_key(service_key("a", 2))  # a new version starts at 0
+            assert await store.reserve_service_key_wraps("a", "svc", 2, 1) == 1
+            for tenant, service, version in (("a", "svc", 3), ("c", "svc", 1), ("a", "nothing", 1)):
+                with pytest.raises(StorageError):
+                    await store.reserve_service_key_wraps(tenant, service, version, 1)
+
+    async def second_life() -> None:
+        async with opened(hierarchy_kind, tmp_path) as store:
+            versions = await store.list_service_keys("a", "svc")
+            assert [(r.version, r.state, r.wrap_count) for r in versions] == [
+                (1, ServiceKeyState.DECRYPT_ONLY, 2**32 + 65_539),
+                (2, ServiceKeyState.ACTIVE, 1),
+            ]
+            assert [r.wrap_count for r in await store.list_service_keys("a", "other")] == [5]
+            assert [r.wrap_count for r in await store.list_service_keys("b", "svc")] == [7]
+
+    asyncio.run(first_life())
+    asyncio.run(second_life())
+
+
 def test_seal_records_round_trip_and_survive_reopening(hierarchy_kind: HierarchyKind, tmp_path: Path) -> None:
     shamir = SealConfig("cluster", "eu-1", SealMode.SHAMIR, 3, 5, b"\x01" * 32, share_set_id=77)
     auto = SealConfig("cluster", "eu-1", SealMode.AUTO, 2, 3, b"\x02" * 32, b"sealed", "aws-kms", "key-1")
@@ -215,5 +250,24 @@ def test_two_stores_racing_on_every_compare_and_set_agree_on_one_winner(
                 (1, ServiceKeyState.DECRYPT_ONLY),
                 (2, ServiceKeyState.ACTIVE),
             ]
+
+    asyncio.run(scenario())
+
+
+def test_two_stores_reserving_wraps_of_one_l3_version_lose_no_reservation(
+    hierarchy_kind: HierarchyKind, tmp_path: Path
+) -> None:
+    """Two Cores reserving blocks of one version at once: every reservation is a distinct range
+    of the count (no lost update), what the L3 budget of several Cores rests on."""
+
+    async def scenario() -> None:
+        async with opened(hierarchy_kind, tmp_path) as first, opened(hierarchy_kind, tmp_path) as second:
+            stores = (first, second)
+            assert await first.add_service_key(service_key("t", 1))
+            totals = await asyncio.gather(
+                *(stores[n % 2].reserve_service_key_wraps("t", "svc", 1, 3) for n in range(20))
+            )
+            assert sorted(totals) == list(range(3, 61, 3))
+            assert [r.wrap_count for r in await second.list_service_keys("t", "svc")] == [60]
 
     asyncio.run(scenario())

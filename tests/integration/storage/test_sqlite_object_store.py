@@ -77,7 +77,7 @@ def test_one_data_file_holds_the_hierarchy_and_the_objects(tmp_path: Path) -> No
     connection = sqlite3.connect(path)
     try:
         versions = dict(connection.execute("SELECT component, version FROM schema_versions"))
-        assert versions == {"hierarchy": 1, "objects": 2}
+        assert versions == {"hierarchy": 2, "objects": 2}
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     finally:
         connection.close()
