@@ -8,7 +8,7 @@ Run from the repository root::
     .venv/bin/python -m loadtests.bench_crypto --connections 1,8,64 --workers 2 --repeats 3
 
 The servers are started as ``loadtests.bench_server`` starts them (our ``openkcm dev``, then
-``openkcm serve core`` with ``--workers`` SO_REUSEPORT processes; ``pykmip-server`` with a TLS
+``openkcm serve core`` with ``--workers`` worker processes; ``pykmip-server`` with a TLS
 1.2 suite and client certificates), on 127.0.0.1, in a temporary directory removed at the end.
 
 Before any timing, each server gets two keys by Register + Activate (KMIP 1.4: GCM's tag has

@@ -11,7 +11,8 @@ What runs, all on 127.0.0.1, in a fresh temporary directory removed at the end:
 - ours: ``openkcm dev --data-dir TMP/core --kmip-port P`` (creates the dev PKI, initializes,
   unseals, links the example tenants). With ``--workers N`` > 1 that dev Core is stopped once it
   is set up and ``openkcm serve core --config TMP/core/openkcm.toml`` serves the same data with
-  ``OPENKCM_SERVER__WORKERS=N`` (SO_REUSEPORT worker processes; auto-unseal in each).
+  ``OPENKCM_SERVER__WORKERS=N`` (worker processes on one shared, balanced listening socket;
+  auto-unseal in each).
 - PyKMIP: ``pykmip-server`` (``loadtests.pykmip_server``): TLS 1.2 suite, client certificate
   required (clientAuth usage checked), a fresh SQLite database.
 - Both servers use the same dev CA and server certificate; the load generator uses one client
@@ -198,7 +199,9 @@ class OurCore:
                 )
                 self._wait_workers_unsealed()
                 self._wait_kmip()
-                self.mode = f"openkcm serve core, {self.workers} worker processes (SO_REUSEPORT)"
+                self.mode = (
+                    f"openkcm serve core, {self.workers} worker processes (one balanced listening socket)"
+                )
         except BaseException:
             self.stop()
             raise
