@@ -15,7 +15,7 @@ import pytest
 
 from kmip_server.storage import ServiceKeyState, StorageClosed
 from kmip_server.storage.sqlite import SqliteStore
-from tests.integration.storage.stores import ivk, service_key
+from tests.integration.storage.stores import ivk, rewind_sqlite_schema, service_key
 
 
 def test_schema_is_idempotent_durable_and_owner_only(tmp_path: Path) -> None:
@@ -69,11 +69,7 @@ def test_a_version_1_file_is_upgraded_its_l3_versions_counting_wraps_from_zero(t
         assert await store.add_service_key(service_key("acme", 1))
         assert await store.add_service_key(service_key("acme", 2))
         await store.close()
-        connection = sqlite3.connect(db)
-        with connection:  # what a version 1 file looks like
-            connection.execute("ALTER TABLE service_keys DROP COLUMN wrap_count")
-            connection.execute("UPDATE schema_versions SET version = 1 WHERE component = 'hierarchy'")
-        connection.close()
+        rewind_sqlite_schema(db, "hierarchy", 1, "ALTER TABLE service_keys DROP COLUMN wrap_count")
 
     async def upgraded() -> None:
         store = await SqliteStore.open(db)

@@ -7,6 +7,7 @@ in ``STORE_KINDS`` (``ObjectStore``) or ``HIERARCHY_KINDS`` (``HierarchyStore``)
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -284,3 +285,18 @@ def service_key(tenant: str, number: int, service: str = "svc") -> ServiceKeyRec
     return ServiceKeyRecord(
         tenant, service, number, ServiceKeyState.ACTIVE, b"blob-%d" % number, float(number)
     )
+
+
+def rewind_sqlite_schema(path: Path, component: str, version: int, *statements: str) -> None:
+    """Make the SQLite file at ``path`` look as ``component``'s schema ``version`` left it:
+    ``statements`` undo what later versions added, and the recorded version goes back."""
+    connection = sqlite3.connect(path)
+    try:
+        with connection:
+            for statement in statements:
+                connection.execute(statement)
+            connection.execute(
+                "UPDATE schema_versions SET version = ? WHERE component = ?", (version, component)
+            )
+    finally:
+        connection.close()

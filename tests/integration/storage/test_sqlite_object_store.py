@@ -19,7 +19,7 @@ from kmip_server.storage.objects import ConcurrentUpdate, DuplicateName, LocateQ
 from kmip_server.storage.sqlite import SqliteStore
 from kmip_server.storage.sqlite_database import SqliteDatabase, SqliteSettings
 from kmip_server.storage.sqlite_objects import SqliteObjectStore
-from tests.integration.storage.stores import custom, record, rich_attributes
+from tests.integration.storage.stores import custom, record, rewind_sqlite_schema, rich_attributes
 from ttlv import Limits
 from ttlv.item import Item, ItemType
 from ttlv.kmip14 import State
@@ -114,11 +114,7 @@ def test_a_version_1_file_is_upgraded_the_oldest_live_carrier_of_each_name_holdi
         ):
             await store.insert(one, unique_names=False)
         await store.close()
-        connection = sqlite3.connect(path)
-        with connection:  # what a version 1 file looks like
-            connection.execute("DROP TABLE held_names")
-            connection.execute("UPDATE schema_versions SET version = 1 WHERE component = 'objects'")
-        connection.close()
+        rewind_sqlite_schema(path, "objects", 1, "DROP TABLE held_names")
 
     async def upgraded() -> None:
         store = await SqliteObjectStore.open(path)
