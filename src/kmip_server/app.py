@@ -35,7 +35,7 @@ import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from keystores.base import Keystore
@@ -62,9 +62,17 @@ from unseal.state import SealState
 if TYPE_CHECKING:
     from kmip_server.storage.postgres import PostgresDatabase
 
-__all__ = ["Bootstrap", "Core", "configure_logging", "core_handler", "open_core", "run", "serve"]
+__all__ = ["Bootstrap", "Core", "Listening", "configure_logging", "core_handler", "open_core", "run", "serve"]
 
 _log = logging.getLogger("kmip_server.app")
+
+
+@dataclass(slots=True)
+class Listening:
+    """The port this process's KMIP listener bound, once it listens (port 0 lets the kernel
+    choose: the configuration then says 0)."""
+
+    port: int | None = None
 
 
 @dataclass(slots=True)
@@ -79,6 +87,7 @@ class Core:
     controller: SealController
     hierarchy: KeyHierarchy
     engine: RequestHandler
+    listening: Listening = field(default_factory=Listening)
 
     @property
     def seal_keystore(self) -> Keystore | None:
@@ -88,7 +97,8 @@ class Core:
     def describe(self) -> dict[str, Any]:
         """Status fields beside the seal state (nothing secret)."""
         transport = self.config.server.transport
-        return {"pid": os.getpid(), "kmip_host": transport.host, "kmip_port": transport.port}
+        port = self.listening.port if self.listening.port is not None else transport.port
+        return {"pid": os.getpid(), "kmip_host": transport.host, "kmip_port": port}
 
     def admin_ops(self) -> AdminOps:
         unseal = self.config.unseal
@@ -248,11 +258,16 @@ async def _running(core: Core) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def core_handler(config: Config, bootstrap: Bootstrap | None = None) -> AsyncIterator[RequestHandler]:
+async def core_handler(
+    config: Config, bootstrap: Bootstrap | None = None, listening: Listening | None = None
+) -> AsyncIterator[RequestHandler]:
     """The transport's handler factory: a whole Core, running, for the life of one server process.
+    ``listening`` receives the bound port when the server listens (see ``_listening``).
 
     Module-level (with ``functools.partial``) so that it pickles into worker processes."""
     async with open_core(config) as core:
+        if listening is not None:
+            core.listening = listening
         if bootstrap is not None:
             await bootstrap(core)  # before the background duties, so auto-unseal does not race it
         async with _running(core):
@@ -267,14 +282,27 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve one Core in the running loop until ``stop`` is set, or SIGTERM/SIGINT; then drain."""
+    listening, on_ready = _listening(ready)
     await serve_worker(
         config.server.transport,
         config.tls.settings(),
         config.identity,
-        functools.partial(core_handler, config, bootstrap),
-        ready=ready,
+        functools.partial(core_handler, config, bootstrap, listening),
+        ready=on_ready,
         stop=stop,
     )
+
+
+def _listening(ready: Callable[[int], None] | None) -> tuple[Listening, Callable[[int], None]]:
+    """A holder of the bound port for the Core's status, and the ``ready`` that fills it first."""
+    listening = Listening()
+
+    def on_ready(port: int) -> None:
+        listening.port = port
+        if ready is not None:
+            ready(port)
+
+    return listening, on_ready
 
 
 def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -312,23 +340,26 @@ def run(
     """Serve ``config`` in this process (or supervise ``server.workers`` processes); the exit status."""
     transport = config.server.transport
     tls = config.tls.settings()
-    factory = functools.partial(core_handler, config, bootstrap)
     if transport.workers == 1:
+        listening, on_ready = _listening(ready)
+        factory = functools.partial(core_handler, config, bootstrap, listening)
         _prepare_process(config.logging)
         with asyncio.Runner(loop_factory=_loop_factory(transport.use_uvloop)) as runner:
             try:
-                runner.run(serve_worker(transport, tls, config.identity, factory, ready=ready))
+                runner.run(serve_worker(transport, tls, config.identity, factory, ready=on_ready))
             except BaseExceptionGroup as group:
                 raise _sole(group) from None
         return 0
     if bootstrap is not None or ready is not None:
         raise ValueError("bootstrap and ready need a single worker process")
     configure_logging(config.logging)
+    # Each worker's status reports the configured port: with port 0 (tests) that is 0, since
+    # the bound port reaches the supervisor, not the workers' Cores.
     return Supervisor(
         transport,
         tls,
         config.identity,
-        factory,
+        functools.partial(core_handler, config, bootstrap),
         initializer=functools.partial(_prepare_process, config.logging),
     ).run()
 

@@ -16,7 +16,7 @@ from kmip.core import enums
 from kmip.pie.client import ProxyKmipClient
 from kmip.pie.exceptions import KmipOperationFailure
 
-from tests.support.server import OPENKCM, CoreProcess, CoreProcesses, free_port
+from tests.support.server import OPENKCM, CoreProcess, CoreProcesses
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -29,8 +29,8 @@ def cores() -> Iterator[CoreProcesses]:
 
 
 def start_dev(cores: CoreProcesses, data_dir: Path, run: int) -> CoreProcess:
-    # A fixed port rather than 0: ``openkcm status`` reports the configured port, not the bound one.
-    return cores.start(data_dir, label=f"dev-{run}", port=free_port())
+    # Port 0: the kernel chooses, and both pykmip.conf and ``openkcm status`` report the bound port.
+    return cores.start(data_dir, label=f"dev-{run}", port=0)
 
 
 def client_of(core: CoreProcess, section: str = "client") -> ProxyKmipClient:
