@@ -100,3 +100,44 @@ def test_balanced_workers_split_long_lived_connections_evenly(test_pki: TestPKI)
         for _ in range(3):
             pids = asyncio.run(held_connection_pids(test_pki, server.port, 8))
             assert sorted(pids.count(pid) for pid in server.pids) == [4, 4]
+
+
+async def pid_of_new_connection(pki: TestPKI, port: int, timeout: float) -> tuple[int, asyncio.StreamWriter]:
+    """The PID serving a new connection (kept open), within ``timeout`` seconds."""
+    reader, writer = await asyncio.wait_for(connect(port, pki.client_context("tenant")), timeout)
+    pid = int(response_text(await asyncio.wait_for(exchange(reader, writer, request_message()), timeout)))
+    return pid, writer
+
+
+@pytest.mark.slow
+def test_a_stopped_worker_does_not_keep_the_other_from_accepting(test_pki: TestPKI) -> None:
+    # timer_resolution 0.25: counts are written every 0.25 s and go stale after 1 s.
+    with ServerProcess(
+        test_pki, handler="pid", workers=2, drain_timeout=5.0, timer_resolution=0.25
+    ) as server:
+
+        async def scenario() -> None:
+            held = []
+            try:
+                first, writer = await pid_of_new_connection(test_pki, server.port, 10.0)
+                held.append(writer)
+                second, writer = await pid_of_new_connection(test_pki, server.port, 10.0)
+                held.append(writer)
+                assert {first, second} == set(server.pids)  # one each
+                stopped = first
+                (running,) = set(server.pids) - {stopped}
+                os.kill(stopped, signal.SIGSTOP)
+                try:
+                    # 1 each: the running worker may take this one; then it holds 2 against the
+                    # stopped worker's 1, and takes the next only once that count went stale.
+                    for _ in range(2):
+                        pid, writer = await pid_of_new_connection(test_pki, server.port, 10.0)
+                        held.append(writer)
+                        assert pid == running
+                finally:
+                    os.kill(stopped, signal.SIGCONT)
+            finally:
+                for writer in held:
+                    await close_writer(writer)
+
+        asyncio.run(scenario())

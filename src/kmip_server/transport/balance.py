@@ -8,11 +8,16 @@ makes one worker serve three times the other's load while the other idles part o
 Here every worker accepts from the same socket, but only while it holds no more connections than
 the least busy of its live siblings; the others leave new connections in the shared backlog for
 it. The counts live in a shared array of ints, one per worker slot, which each worker writes for
-itself and the supervisor marks ``DEAD`` while a slot has no running worker.
+itself and the supervisor marks ``DEAD`` while a slot has no running worker; beside each count,
+the time (``time.monotonic``, one clock for every process of the machine) it was last written.
+A worker writes its count whenever it changes and at every reaper tick, so a count older than
+``stale_after`` belongs to a worker whose event loop is stuck (or stopped): it is ignored too,
+and a wedged worker cannot keep the others from accepting.
 
 Invariants:
 - The least busy live worker always accepts, so no connection waits in the backlog for a paused
-  worker; a paused worker looks again every ``poll_interval`` seconds.
+  worker (longer than ``stale_after``, if the least busy one stopped serving); a paused worker
+  looks again every ``poll_interval`` seconds.
 - Counts are advisory: two workers that race for one connection leave the split one off at worst,
   and the next acceptances even it out. Nothing here is needed for correctness, only for balance.
 """
@@ -20,6 +25,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, MutableSequence
 
 __all__ = ["DEAD", "ConnectionBalancer"]
@@ -31,22 +37,43 @@ DEAD = -1
 class ConnectionBalancer:
     """One worker's view of the shared counts: it publishes its own and reads the others'."""
 
-    __slots__ = ("_counts", "_index", "_poll_interval")
+    __slots__ = ("_beats", "_clock", "_counts", "_index", "_poll_interval", "_stale_after")
 
-    def __init__(self, counts: MutableSequence[int], index: int, poll_interval: float = 0.01) -> None:
-        if not 0 <= index < len(counts):
+    def __init__(
+        self,
+        counts: MutableSequence[int],
+        beats: MutableSequence[float],
+        index: int,
+        *,
+        stale_after: float,
+        poll_interval: float = 0.01,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if len(beats) != len(counts) or not 0 <= index < len(counts):
             raise ValueError("worker index outside the shared counts")
+        if stale_after <= 0 or poll_interval <= 0:
+            raise ValueError("stale_after and poll_interval must be positive")
         self._counts = counts
+        self._beats = beats
         self._index = index
+        self._stale_after = stale_after
         self._poll_interval = poll_interval
+        self._clock = clock
 
     def publish(self, connections: int) -> None:
+        """This worker's count, as of now (also its heartbeat: the reaper calls it every tick)."""
+        self._beats[self._index] = self._clock()
         self._counts[self._index] = connections
 
     def may_accept(self) -> bool:
         """True while this worker holds no more connections than the least busy live sibling."""
         own = self._counts[self._index]
-        others = [count for index, count in enumerate(self._counts) if index != self._index and count >= 0]
+        fresh_since = self._clock() - self._stale_after
+        others = [
+            count
+            for index, count in enumerate(self._counts)
+            if index != self._index and count >= 0 and self._beats[index] >= fresh_since
+        ]
         return not others or own <= min(others)
 
     async def wait_turn(self, connections: Callable[[], int]) -> None:

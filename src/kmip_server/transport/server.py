@@ -186,7 +186,8 @@ class TransportServer:
         _log.info("stopped")
 
     async def _reap(self) -> None:
-        """Enforce every connection's deadlines, each ``reaper_interval``."""
+        """Enforce every connection's deadlines, each ``reaper_interval``; and tell sibling
+        workers this one is alive (its count, fresh)."""
         loop = asyncio.get_running_loop()
         interval = self._settings.reaper_interval
         while True:
@@ -194,6 +195,8 @@ class TransportServer:
             now = loop.time()
             for connection in tuple(self._connections.values()):
                 connection.check_deadlines(now)
+            if self._balancer is not None:
+                self._balancer.publish(len(self._connections))
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._connections.pop(task)

@@ -80,7 +80,8 @@ class _WorkerSpec:
     initializer: Callable[[], None] | None
     sock: socket.socket | None = None  # the shared listening socket (balanced mode)
     counts: Any = None  # the shared connection counts (a multiprocessing RawArray of ints)
-    index: int = 0  # this worker's slot in ``counts``
+    beats: Any = None  # when each count was last written (a RawArray of doubles, time.monotonic)
+    index: int = 0  # this worker's slot in ``counts`` and ``beats``
 
 
 def _worker_main(spec: _WorkerSpec, ready_pipe: Pipe, parent_pid: int) -> None:
@@ -93,7 +94,11 @@ def _worker_main(spec: _WorkerSpec, ready_pipe: Pipe, parent_pid: int) -> None:
         ready_pipe.send((os.getpid(), port))
         ready_pipe.close()
 
-    balancer = ConnectionBalancer(spec.counts, spec.index) if spec.counts is not None else None
+    balancer = None
+    if spec.counts is not None:
+        # The reaper publishes every reaper_interval: four missed ticks make a worker's count stale.
+        stale_after = 4 * spec.settings.reaper_interval
+        balancer = ConnectionBalancer(spec.counts, spec.beats, spec.index, stale_after=stale_after)
     run_worker(
         spec.settings,
         spec.tls,
@@ -154,6 +159,7 @@ class Supervisor:
         self._context = multiprocessing.get_context("spawn")
         self._shared: socket.socket | None = None  # balanced mode: the one listening socket
         self._counts: Any = None  # balanced mode: connections per worker slot (DEAD: none running)
+        self._beats: Any = None  # balanced mode: when each slot's count was last written
 
     def _request_stop(self, signum: int, frame: FrameType | None) -> None:
         self._stop_requested = True
@@ -166,6 +172,7 @@ class Supervisor:
             self._shared = listening_socket(dataclasses.replace(settings, workers=1, reuse_port=False))
             port = self._shared.getsockname()[1]
             self._counts = self._context.RawArray("i", [DEAD] * settings.workers)
+            self._beats = self._context.RawArray("d", [0.0] * settings.workers)
         elif port == 0:
             reservation = self._reserve_port()
             port = reservation.getsockname()[1]
@@ -221,6 +228,7 @@ class Supervisor:
                     self._initializer,
                     self._shared,
                     self._counts,
+                    self._beats,
                     slot.index,
                 ),
                 writer,

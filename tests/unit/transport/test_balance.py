@@ -1,4 +1,5 @@
-"""Connection balancing between workers sharing one socket: the rule, on a plain list of counts."""
+"""Connection balancing between workers sharing one socket: the rule, on plain lists of counts
+and heartbeats, with a clock the test sets."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ import asyncio
 import pytest
 
 from kmip_server.transport.balance import DEAD, ConnectionBalancer
+
+NOW = 100.0
+STALE_AFTER = 2.0
+
+
+def balancer(counts: list[int], index: int, beats: list[float] | None = None) -> ConnectionBalancer:
+    fresh = [NOW] * len(counts) if beats is None else beats
+    return ConnectionBalancer(counts, fresh, index, stale_after=STALE_AFTER, clock=lambda: NOW)
 
 
 @pytest.mark.parametrize(
@@ -25,26 +34,39 @@ from kmip_server.transport.balance import DEAD, ConnectionBalancer
 def test_a_worker_accepts_while_no_busier_than_the_least_busy_live_sibling(
     counts: list[int], index: int, expected: bool
 ) -> None:
-    assert ConnectionBalancer(counts, index).may_accept() is expected
+    assert balancer(counts, index).may_accept() is expected
 
 
-def test_publish_writes_only_its_own_slot() -> None:
-    counts = [DEAD, DEAD]
-    ConnectionBalancer(counts, 1).publish(3)
-    assert counts == [DEAD, 3]
+def test_a_sibling_whose_count_went_stale_is_not_waited_for() -> None:
+    # Worker 1 has fewer connections but has not written its count for longer than stale_after:
+    # its event loop is stuck or stopped, and it would never take the connection.
+    assert balancer([3, 0], 0, beats=[NOW, NOW - STALE_AFTER - 0.1]).may_accept() is True
+    assert balancer([3, 0], 0, beats=[NOW, NOW - STALE_AFTER + 0.1]).may_accept() is False
 
 
-def test_index_outside_the_counts_is_refused() -> None:
+def test_publish_writes_only_its_own_slot_and_its_heartbeat() -> None:
+    counts, beats = [DEAD, DEAD], [0.0, 0.0]
+    ConnectionBalancer(counts, beats, 1, stale_after=STALE_AFTER, clock=lambda: NOW).publish(3)
+    assert (counts, beats) == ([DEAD, 3], [0.0, NOW])
+
+
+def test_index_and_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="outside"):
-        ConnectionBalancer([0, 0], 2)
+        ConnectionBalancer([0, 0], [0.0, 0.0], 2, stale_after=1.0)
+    with pytest.raises(ValueError, match="outside"):
+        ConnectionBalancer([0, 0], [0.0], 0, stale_after=1.0)
+    with pytest.raises(ValueError, match="positive"):
+        ConnectionBalancer([0, 0], [0.0, 0.0], 0, stale_after=0.0)
 
 
 def test_wait_turn_returns_once_a_sibling_is_as_busy() -> None:
     counts = [2, 1]
-    balancer = ConnectionBalancer(counts, 0, poll_interval=0.001)
+    waiting_balancer = ConnectionBalancer(
+        counts, [NOW, NOW], 0, stale_after=STALE_AFTER, poll_interval=0.001, clock=lambda: NOW
+    )
 
     async def scenario() -> int:
-        waiting = asyncio.ensure_future(balancer.wait_turn(lambda: 2))
+        waiting = asyncio.ensure_future(waiting_balancer.wait_turn(lambda: 2))
         await asyncio.sleep(0.02)
         assert not waiting.done()  # 2 > 1: paused, and its count published meanwhile
         counts[1] = 2
