@@ -226,11 +226,13 @@ def fast_result(message: bytes, operation: int) -> str | None:
     if at < 0:
         return "no Result Status in the response"
     status = _ITEM.unpack_from(message, at + 8)[0]
-    if status != ResultStatus.SUCCESS:
-        return "Result Status " + (
-            ResultStatus(status).name if status in ResultStatus._value2member_map_ else str(status)
-        )
-    return None
+    return None if status == ResultStatus.SUCCESS else _status_words(status)
+
+
+def _status_words(status: int) -> str:
+    """How a failed response's Result Status is named in the error counts."""
+    member = ResultStatus._value2member_map_.get(status)
+    return "Result Status " + (member.name if isinstance(member, ResultStatus) else str(status))
 
 
 @dataclass(frozen=True, slots=True)
@@ -695,6 +697,15 @@ def _receive(pipe: Pipe) -> Any:
         raise RuntimeError("a client process died (see its traceback above)") from None
 
 
+def _mark_window(spec: LoadSpec, on_window: Callable[[], None] | None) -> None:
+    """After "go": call ``on_window`` about when the window opens and again when it closes."""
+    if on_window is not None:
+        time.sleep(spec.warmup)
+        on_window()
+        time.sleep(spec.duration)
+        on_window()
+
+
 def run_load(spec: LoadSpec, on_window: Callable[[], None] | None = None) -> LoadResult:
     """Run one cell in fresh client processes; every process is gone when this returns.
 
@@ -723,11 +734,7 @@ def run_load(spec: LoadSpec, on_window: Callable[[], None] | None = None) -> Loa
             tls, loop_name = message[1], message[2]
         for pipe in pipes:
             pipe.send("go")
-        if on_window is not None:
-            time.sleep(spec.warmup)
-            on_window()
-            time.sleep(spec.duration)
-            on_window()
+        _mark_window(spec, on_window)
         latencies = array("q")
         errors, sent, cpu = 0, 0, 0.0
         samples: dict[str, int] = {}
@@ -822,9 +829,7 @@ def _c_error_text(what: str) -> str:
     """The C generator's error words, with a Result Status named as ``fast_result`` names it."""
     prefix = "Result Status #"
     if what.startswith(prefix) and what[len(prefix) :].isdigit():
-        status = int(what[len(prefix) :])
-        member = ResultStatus._value2member_map_.get(status)
-        return "Result Status " + (member.name if isinstance(member, ResultStatus) else str(status))
+        return _status_words(int(what[len(prefix) :]))
     return what
 
 
@@ -880,11 +885,7 @@ def _run_c(spec: LoadSpec, on_window: Callable[[], None] | None) -> LoadResult:
             if ready[0] != "ready" or len(ready) != 3:
                 raise ConnectionError(" ".join(ready[1:]) or "the C generator stopped before connecting")
             process.stdin.write(b"go\n")
-            if on_window is not None:
-                time.sleep(spec.warmup)
-                on_window()
-                time.sleep(spec.duration)
-                on_window()
+            _mark_window(spec, on_window)
             limit = spec.warmup + spec.duration + spec.response_timeout + PROCESS_EXIT_MARGIN
             kind, errors, sent, cpu = output.line(limit).split(" ")
             if kind != "result":

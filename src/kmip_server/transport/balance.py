@@ -76,9 +76,10 @@ class ConnectionBalancer:
         ]
         return not others or own <= min(others)
 
-    async def wait_turn(self, connections: Callable[[], int]) -> None:
-        """Return once this worker may accept; ``connections()`` is its current count."""
-        self.publish(connections())
+    async def wait_turn(self, connections: int) -> None:
+        """Publish ``connections``, this worker's count, and return once it may accept. While it
+        waits, its own count changes only as connections end, which publishes it (as the reaper
+        does every tick, which keeps it fresh)."""
+        self.publish(connections)
         while not self.may_accept():
             await asyncio.sleep(self._poll_interval)
-            self.publish(connections())

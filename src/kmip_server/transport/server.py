@@ -195,16 +195,16 @@ class TransportServer:
             now = loop.time()
             for connection in tuple(self._connections.values()):
                 connection.check_deadlines(now)
-            if self._balancer is not None:
-                self._balancer.publish(len(self._connections))
+            self._publish()
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._connections.pop(task)
+        self._publish()
+
+    def _publish(self) -> None:
+        """Balanced workers: this one's connection count (and heartbeat) for its siblings."""
         if self._balancer is not None:
             self._balancer.publish(len(self._connections))
-
-    def _held(self) -> int:
-        return len(self._connections)
 
     async def _accept_loop(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -212,7 +212,7 @@ class TransportServer:
         balancer = self._balancer
         while True:
             if balancer is not None:
-                await balancer.wait_turn(self._held)
+                await balancer.wait_turn(len(self._connections))
             try:
                 client, _ = await loop.sock_accept(sock)
             except OSError as error:
@@ -234,8 +234,7 @@ class TransportServer:
             task = loop.create_task(self._run(client, connection))
             self._connections[task] = connection
             task.add_done_callback(self._forget)
-            if balancer is not None:
-                balancer.publish(len(self._connections))
+            self._publish()
 
     async def _run(self, client: socket.socket, connection: Connection) -> None:
         loop = asyncio.get_running_loop()

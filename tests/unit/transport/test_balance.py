@@ -66,9 +66,9 @@ def test_wait_turn_returns_once_a_sibling_is_as_busy() -> None:
     )
 
     async def scenario() -> int:
-        waiting = asyncio.ensure_future(waiting_balancer.wait_turn(lambda: 2))
+        waiting = asyncio.ensure_future(waiting_balancer.wait_turn(2))
         await asyncio.sleep(0.02)
-        assert not waiting.done()  # 2 > 1: paused, and its count published meanwhile
+        assert not waiting.done()  # 2 > 1: paused, its count published
         counts[1] = 2
         await asyncio.wait_for(waiting, timeout=1.0)
         return counts[0]
