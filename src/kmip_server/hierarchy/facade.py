@@ -183,8 +183,7 @@ class KeyHierarchy:
         return (
             now < keys.honoured_until
             and service_keys is not None
-            and not service_keys.stale
-            and now < service_keys.rotate_at
+            and service_keys.current(now, self._settings.l3_max_wraps)
             and service_keys.unreserved > 0
         )
 
@@ -293,12 +292,7 @@ class KeyHierarchy:
         ``l3_max_age``, its wrap budget not spent here (rotating the L3 when due)."""
         keys = await self._tenant_keys(tenant_id)
         service_keys = keys.services.get(service)
-        if (
-            service_keys is not None
-            and not service_keys.stale
-            and self._clock.now() < service_keys.rotate_at
-            and not service_keys.spent(self._settings.l3_max_wraps)
-        ):
+        if service_keys is not None and service_keys.current(self._clock.now(), self._settings.l3_max_wraps):
             return keys
         await self._flights.run(("service", tenant_id, service), lambda: self._load_service(keys, service))
         return keys
@@ -337,9 +331,7 @@ class KeyHierarchy:
                 keys.closed
                 or now >= keys.honoured_until
                 or service_keys is None
-                or service_keys.stale
-                or now >= service_keys.rotate_at
-                or service_keys.spent(limit)
+                or not service_keys.current(now, limit)
             ):
                 return None
             if service_keys.unreserved:

@@ -72,6 +72,11 @@ class ServiceKeys:
         self.unreserved = 0  # wraps of the current version this Core reserved and has not made yet
         self.reserved_total = reserved_total  # the version's stored wrap count, as last seen here
 
+    def current(self, now: float, limit: int) -> bool:
+        """Whether the current version may still wrap: not marked stale, younger than its
+        rotation time and its wrap budget (``limit``) not spent here."""
+        return not self.stale and now < self.rotate_at and not self.spent(limit)
+
     def spent(self, limit: int) -> bool:
         """Whether this Core can make no more wraps under the current version: its own reserved
         ones are used and the version's count reached ``limit`` (a rotation is due)."""
