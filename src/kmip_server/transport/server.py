@@ -146,6 +146,10 @@ class TransportServer:
         loop = asyncio.get_running_loop()
         self._accept_task = loop.create_task(self._accept_loop(self._sock))
         self._reaper_task = loop.create_task(self._reap())
+        # Count in before anyone hears this worker is ready (its slot was DEAD until now):
+        # otherwise a sibling that started first takes every connection until this worker's
+        # accept loop first runs.
+        self._publish()
         _log.info("listening on %s:%d", *self.address)
 
     async def __aenter__(self) -> Self:

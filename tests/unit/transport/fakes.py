@@ -36,6 +36,7 @@ from kmip_server.transport import (
     build_server_context,
     run_worker,
 )
+from kmip_server.transport.balance import ConnectionBalancer
 from tests.support.tls import IDENTITY_SETTINGS, TestPKI
 from ttlv import Item, ItemType, decode, encode
 from ttlv.kmip14 import Tag
@@ -171,6 +172,7 @@ async def running_server(
     pki: TestPKI,
     settings: TransportSettings | None = None,
     metrics: CountingMetrics | None = None,
+    balancer: ConnectionBalancer | None = None,
 ) -> AsyncIterator[TransportServer]:
     server = TransportServer(
         handler,
@@ -178,6 +180,7 @@ async def running_server(
         ssl_context=build_server_context(pki.tls_settings),
         resolver=IdentityResolver(IDENTITY_SETTINGS),
         metrics=metrics,
+        balancer=balancer,
     )
     async with server:
         yield server

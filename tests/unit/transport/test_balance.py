@@ -1,5 +1,5 @@
 """Connection balancing between workers sharing one socket: the rule, on plain lists of counts
-and heartbeats, with a clock the test sets."""
+and heartbeats, with a clock the test sets; and when a started server first counts in."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ import asyncio
 import pytest
 
 from kmip_server.transport.balance import DEAD, ConnectionBalancer
+from tests.support import tls as tls_support
+from tests.support.tls import TestPKI
+from tests.unit.transport.fakes import EchoHandler, running_server
+
+test_pki = tls_support.test_pki  # the session fixture, under its own name
 
 NOW = 100.0
 STALE_AFTER = 2.0
@@ -74,3 +79,16 @@ def test_wait_turn_returns_once_a_sibling_is_as_busy() -> None:
         return counts[0]
 
     assert asyncio.run(scenario()) == 2
+
+
+def test_a_started_worker_counts_in_before_it_reports_ready(test_pki: TestPKI) -> None:
+    # Its slot is DEAD until it publishes; were that left to the accept loop's first turn, a
+    # sibling that started earlier would take every connection arriving in between.
+    counts, beats = [DEAD, 0], [0.0, NOW]
+    own = ConnectionBalancer(counts, beats, 0, stale_after=STALE_AFTER, clock=lambda: NOW)
+
+    async def scenario() -> None:
+        async with running_server(EchoHandler(), test_pki, balancer=own):
+            assert (counts[0], beats[0]) == (0, NOW)  # started; the loop ran none of its tasks yet
+
+    asyncio.run(scenario())
