@@ -22,7 +22,9 @@ Invariants:
   encoded before the write is queued), and read back through its ``AttributeCache``
   (``SqliteSettings.attribute_cache`` sets).
 - ``get`` is a point read (``SqliteDatabase.point_read``: on the event loop unless that would
-  wait); ``find`` reads on a reader thread.
+  wait), answered from the records earlier point reads kept while the file has not changed
+  since (``InlineCache``, ``SqliteSettings.record_cache`` records); ``find`` reads on a reader
+  thread.
 - ``replace`` is one ``UPDATE ... WHERE revision = ?``: the compare-and-set and the write are
   the same statement, so it holds across processes sharing the file too.
 """
@@ -57,7 +59,7 @@ from kmip_server.storage.objects import (
     ObjectStore,
     Replacement,
 )
-from kmip_server.storage.sqlite_database import SqliteDatabase, SqliteSettings
+from kmip_server.storage.sqlite_database import InlineCache, SqliteDatabase, SqliteSettings
 
 __all__ = [
     "ATTRIBUTE_CACHE_MAX_BYTES",
@@ -225,6 +227,10 @@ class SqliteObjectStore(ObjectStore):
         self._owns_database = owns_database
         self._limits = attribute_limits
         self._attributes = AttributeCache(database.settings.attribute_cache, attribute_limits)
+        # Records by (tenant, identifier): a hit is the record of that tenant, as a read would be.
+        self._records: InlineCache[tuple[str, str], ObjectRecord | None] = InlineCache(
+            database.settings.record_cache
+        )
         self._encodings = AttributeEncodings(ATTRIBUTE_ENCODINGS)
         self._closed = False
 
@@ -280,7 +286,7 @@ class SqliteObjectStore(ObjectStore):
             rows = connection.execute(_GET, (unique_identifier, tenant_id)).fetchall()
             return record_from_row(rows[0], attributes, remember=True) if rows else None
 
-        return await self._database.point_read(job)
+        return await self._database.point_read(job, self._records, (tenant_id, unique_identifier))
 
     async def replace(
         self, record: ObjectRecord, *, expected_revision: int, unique_names: bool = True
