@@ -52,7 +52,8 @@ def cached_entries(store: ObjectStore) -> dict[bytes, object]:
 
 def test_get_reads_what_another_core_stored_every_time(opener: Opener, tmp_path: Path) -> None:
     """Two stores on one database stand for two Cores (or worker processes): every change one
-    makes, the other's next get returns, whether or not its attributes changed."""
+    makes, the other's next get returns, whether or not its attributes changed (and on SQLite
+    through its record cache as well, on by default)."""
 
     async def scenario() -> None:
         here = await opener(tmp_path, DEFAULT_ATTRIBUTE_CACHE)

@@ -77,30 +77,9 @@ def test_a_change_by_this_store_is_read_at_once(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_a_destroy_by_another_core_on_the_file_is_read_at_once(tmp_path: Path) -> None:
-    """Another database on the file stands for another worker or Core; its commits empty the
-    cache of this one."""
-
-    async def scenario() -> None:
-        async with opened(tmp_path / "o.db") as here, opened(tmp_path / "o.db") as there:
-            original = record("uid-1")
-            await here.insert(original)
-            await here.insert(record("uid-2"))
-            assert await here.get("tenant-a", "uid-1") == original
-            assert await here.get("tenant-a", "uid-2") is not None
-            destroyed = await there.replace(
-                dataclasses.replace(original, state=State.DESTROYED, material=None), expected_revision=0
-            )
-            seen = await here.get("tenant-a", "uid-1")
-            assert seen == destroyed
-            assert seen is not None
-            assert seen.material is None
-
-    asyncio.run(scenario())
-
-
 def test_a_change_by_another_process_is_read_at_once(tmp_path: Path) -> None:
-    """Any writer at all: here a plain sqlite3 UPDATE from another interpreter."""
+    """Any writer at all: here a plain sqlite3 UPDATE from another interpreter. (Another Core on
+    the file, a second database here, is test_attribute_cache's first test, caches on.)"""
     path = tmp_path / "o.db"
 
     async def scenario() -> None:
