@@ -298,11 +298,15 @@ def _listening(ready: Callable[[int], None] | None) -> tuple[Listening, Callable
     listening = Listening()
 
     def on_ready(port: int) -> None:
-        listening.port = port
+        _note_port(listening, port)
         if ready is not None:
             ready(port)
 
     return listening, on_ready
+
+
+def _note_port(listening: Listening, port: int) -> None:
+    listening.port = port
 
 
 def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -353,14 +357,16 @@ def run(
     if bootstrap is not None or ready is not None:
         raise ValueError("bootstrap and ready need a single worker process")
     configure_logging(config.logging)
-    # Each worker's status reports the configured port: with port 0 (tests) that is 0, since
-    # the bound port reaches the supervisor, not the workers' Cores.
+    # One Listening per worker (pickled with the factory and the hook that fills it), so each
+    # worker's status reports the port it listens on (with port 0, the one the kernel chose).
+    listening = Listening()
     return Supervisor(
         transport,
         tls,
         config.identity,
-        functools.partial(core_handler, config, bootstrap),
+        functools.partial(core_handler, config, bootstrap, listening),
         initializer=functools.partial(_prepare_process, config.logging),
+        on_listen=functools.partial(_note_port, listening),
     ).run()
 
 

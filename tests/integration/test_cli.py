@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import re
 import signal
 import socket
 import stat
@@ -371,10 +372,11 @@ def test_serve_core_with_shamir_shares(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_serve_core_workers_each_unsealed(tmp_path: Path) -> None:
     """Two worker processes on one port: each holds its own seal state and its own admin socket;
-    the command line reaches both (the handler factory and the Config pickle into each worker)."""
+    the command line reaches both (the handler factory and the Config pickle into each worker),
+    and each reports the port the kernel chose for configured port 0."""
     ensure_dev_pki(tmp_path / "pki", trust_domain="it.openkcm", clients=[])
     config = tmp_path / "core.toml"
-    config.write_text(CORE_TOML.format(port=free_port()))
+    config.write_text(CORE_TOML.format(port=0))
     target = ["--config", str(config)]
     log = (tmp_path / "core.err").open("wb")
     core = subprocess.Popen(
@@ -398,6 +400,9 @@ def test_serve_core_workers_each_unsealed(tmp_path: Path) -> None:
         status = openkcm("status", *target)
         assert status.returncode == EXIT_OK
         assert status.stdout.count(": unsealed;") == 2
+        ports = set(re.findall(r"KMIP 127\.0\.0\.1:(\d+)", status.stdout))
+        assert len(ports) == 1, status.stdout
+        assert ports != {"0"}
         sealed = openkcm("seal", *target)
         assert sealed.stdout.count(": sealed;") == 2
     finally:

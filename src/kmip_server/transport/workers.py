@@ -82,6 +82,7 @@ class _WorkerSpec:
     counts: Any = None  # the shared connection counts (a multiprocessing RawArray of ints)
     beats: Any = None  # when each count was last written (a RawArray of doubles, time.monotonic)
     index: int = 0  # this worker's slot in ``counts`` and ``beats``
+    on_listen: Callable[[int], None] | None = None  # in the worker, with the port it listens on
 
 
 def _worker_main(spec: _WorkerSpec, ready_pipe: Pipe, parent_pid: int) -> None:
@@ -91,6 +92,8 @@ def _worker_main(spec: _WorkerSpec, ready_pipe: Pipe, parent_pid: int) -> None:
         spec.initializer()
 
     def ready(port: int) -> None:
+        if spec.on_listen is not None:
+            spec.on_listen(port)
         ready_pipe.send((os.getpid(), port))
         ready_pipe.close()
 
@@ -144,9 +147,13 @@ class Supervisor:
         initializer: Callable[[], None] | None = None,
         on_ready: Callable[[int, list[int]], None] | None = None,
         on_worker_ready: Callable[[int], None] | None = None,
+        on_listen: Callable[[int], None] | None = None,
     ) -> None:
         """``on_ready(port, pids)``: once, when every worker first listens.
-        ``on_worker_ready(pid)``: each time a worker (first start or restart) listens."""
+        ``on_worker_ready(pid)``: each time a worker (first start or restart) listens.
+        ``on_listen(port)``: in each worker process, once it listens. It is pickled into the
+        worker together with ``handler_factory``, so the two may share an object (one copy of
+        it per worker)."""
         self._settings = settings
         self._tls = tls
         self._identity = identity
@@ -155,6 +162,7 @@ class Supervisor:
         self._initializer = initializer
         self._on_ready = on_ready
         self._on_worker_ready = on_worker_ready
+        self._on_listen = on_listen
         self._stop_requested = False
         self._context = multiprocessing.get_context("spawn")
         self._shared: socket.socket | None = None  # balanced mode: the one listening socket
@@ -230,6 +238,7 @@ class Supervisor:
                     self._counts,
                     self._beats,
                     slot.index,
+                    self._on_listen,
                 ),
                 writer,
                 os.getpid(),
