@@ -457,6 +457,9 @@ class _InlineReader:
             self._connection = connection
         return connection
 
+    def owns(self, connection: sqlite3.Connection) -> bool:
+        return connection is self._connection
+
     def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
@@ -465,8 +468,8 @@ class _InlineReader:
 
 class InlineCache(Generic[K, V]):
     """Values a store's point reads found on the inline connection, kept while nothing commits
-    to the file (module docstring). Used only on the thread of the inline connection, through
-    ``SqliteDatabase.point_read``. At ``capacity`` the oldest kept value makes room."""
+    to the file (module docstring). Used only by jobs running there (``reads_inline``): look up
+    first, read the rows only on a miss, then keep. At ``capacity`` the oldest value makes room."""
 
     __slots__ = ("_capacity", "_connection", "_values", "_version")
 
@@ -494,22 +497,13 @@ class InlineCache(Generic[K, V]):
         return self._values.get(key)
 
     def keep(self, key: K, value: V) -> None:
+        """Keep ``value``, read on the connection of the last ``lookup`` (after it)."""
         values = self._values
         if not self._capacity:
             return
         if len(values) >= self._capacity and key not in values:
             del values[next(iter(values))]
         values[key] = value
-
-
-def _through_cache(connection: sqlite3.Connection, job: Job[T], cache: InlineCache[K, T], key: K) -> T:
-    kept = cache.lookup(connection, key)
-    if kept is not None:
-        return kept
-    value = job(connection)
-    if value is not None:
-        cache.keep(key, value)
-    return value
 
 
 class SqliteDatabase:
@@ -567,25 +561,24 @@ class SqliteDatabase:
             raise StorageClosed
         return await self._readers.run(job, self._settings.timeout, snapshot=snapshot)
 
-    async def point_read(
-        self, job: Job[T], cache: InlineCache[K, T] | None = None, key: K | None = None
-    ) -> T:
+    def reads_inline(self, connection: sqlite3.Connection) -> bool:
+        """Whether ``connection`` is the inline one (a point read's job asks: only there may it
+        use an ``InlineCache``)."""
+        inline = self._inline
+        return inline is not None and inline.owns(connection)
+
+    async def point_read(self, job: Job[T]) -> T:
         """Run ``job``, a read of a few rows found through a unique index, on the calling thread
         (the event loop) when ``inline_reads`` allows; on a reader thread when that is off, when
         called from another thread, or when the read would wait for a lock (module docstring).
-        The job may run twice (inline, then on a reader): it must only read.
-
-        With a ``cache``: inline, the value kept for ``key`` if the file is unchanged since it
-        was read; else the job's value, kept unless None."""
+        The job may run twice (inline, then on a reader): it must only read."""
         if self._closed:
             raise StorageClosed
         inline = self._inline
         connection = inline.connection() if inline is not None else None
         if connection is not None:
             try:
-                if cache is None or key is None:
-                    return job(connection)
-                return _through_cache(connection, job, cache, key)
+                return job(connection)
             except sqlite3.OperationalError as exc:
                 if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _LOCK_ERRORS:
                     raise StorageError from exc

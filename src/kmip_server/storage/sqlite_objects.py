@@ -22,9 +22,9 @@ Invariants:
   encoded before the write is queued), and read back through its ``AttributeCache``
   (``SqliteSettings.attribute_cache`` sets).
 - ``get`` is a point read (``SqliteDatabase.point_read``: on the event loop unless that would
-  wait), answered from the records earlier point reads kept while the file has not changed
-  since (``InlineCache``, ``SqliteSettings.record_cache`` records); ``find`` reads on a reader
-  thread.
+  wait), answered from the records earlier inline point reads kept while the file has not
+  changed since (``InlineCache``: at most ``SqliteSettings.record_cache`` records, none over
+  ``RECORD_CACHE_MAX_BYTES``); ``find`` reads on a reader thread.
 - ``replace`` is one ``UPDATE ... WHERE revision = ?``: the compare-and-set and the write are
   the same statement, so it holds across processes sharing the file too.
 """
@@ -35,6 +35,7 @@ import dataclasses
 import os
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 import ttlv
 from kmip_server.storage.encoding import (
@@ -65,6 +66,7 @@ __all__ = [
     "ATTRIBUTE_CACHE_MAX_BYTES",
     "ATTRIBUTE_ENCODINGS",
     "DEFAULT_ATTRIBUTE_LIMITS",
+    "RECORD_CACHE_MAX_BYTES",
     "SCHEMA_COMPONENT",
     "SCHEMA_VERSION",
     "SqliteObjectStore",
@@ -115,6 +117,18 @@ _COLUMNS = (
     "o.unique_identifier, o.tenant_id, o.service, o.object_type, o.state,"
     " o.attributes, o.material, o.revision"
 )
+
+RECORD_CACHE_MAX_BYTES = 4096
+"""Records whose stored attributes and material together are larger than this are read afresh
+every time, never kept (``get``): the record cache holds at most ``record_cache`` times a few
+times this much."""
+
+
+def _small(row: Sequence[Any]) -> bool:
+    """Whether a row of ``_COLUMNS`` is small enough for the record cache."""
+    material = row[6]
+    return len(row[5]) + (len(material) if material is not None else 0) <= RECORD_CACHE_MAX_BYTES
+
 
 _SELECT = f"SELECT {_COLUMNS} FROM objects AS o WHERE "  # noqa: S608 - constant column list
 _GET = _SELECT + "o.unique_identifier = ? AND o.tenant_id = ?"  # one row, by the unique index
@@ -228,7 +242,7 @@ class SqliteObjectStore(ObjectStore):
         self._limits = attribute_limits
         self._attributes = AttributeCache(database.settings.attribute_cache, attribute_limits)
         # Records by (tenant, identifier): a hit is the record of that tenant, as a read would be.
-        self._records: InlineCache[tuple[str, str], ObjectRecord | None] = InlineCache(
+        self._records: InlineCache[tuple[str, str], ObjectRecord] = InlineCache(
             database.settings.record_cache
         )
         self._encodings = AttributeEncodings(ATTRIBUTE_ENCODINGS)
@@ -281,12 +295,25 @@ class SqliteObjectStore(ObjectStore):
         self._check_open()
         attributes = self._attributes
 
+        database = self._database
+        key = (tenant_id, unique_identifier)
+
         def job(connection: sqlite3.Connection) -> ObjectRecord | None:
+            records = self._records if database.reads_inline(connection) else None
+            if records is not None:
+                kept = records.lookup(connection, key)  # before the row: see InlineCache
+                if kept is not None:
+                    return kept
             # fetchall: the statement runs to its end, so no read transaction stays open.
             rows = connection.execute(_GET, (unique_identifier, tenant_id)).fetchall()
-            return record_from_row(rows[0], attributes, remember=True) if rows else None
+            if not rows:
+                return None
+            record = record_from_row(rows[0], attributes, remember=True)
+            if records is not None and _small(rows[0]):
+                records.keep(key, record)
+            return record
 
-        return await self._database.point_read(job, self._records, (tenant_id, unique_identifier))
+        return await database.point_read(job)
 
     async def replace(
         self, record: ObjectRecord, *, expected_revision: int, unique_names: bool = True

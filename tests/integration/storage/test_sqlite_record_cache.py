@@ -17,7 +17,7 @@ import pytest
 
 from kmip_server.storage.objects import ObjectRecord
 from kmip_server.storage.sqlite_database import InlineCache, SqliteSettings
-from kmip_server.storage.sqlite_objects import SqliteObjectStore
+from kmip_server.storage.sqlite_objects import RECORD_CACHE_MAX_BYTES, SqliteObjectStore
 from tests.integration.storage.stores import record
 from ttlv.kmip14 import State
 
@@ -41,7 +41,7 @@ def selects(store: SqliteObjectStore) -> list[str]:
 
 
 def kept(store: SqliteObjectStore) -> int:
-    cache: InlineCache[tuple[str, str], ObjectRecord | None] = store._records
+    cache: InlineCache[tuple[str, str], ObjectRecord] = store._records
     return len(cache)
 
 
@@ -127,6 +127,23 @@ def test_the_cache_keeps_at_most_its_capacity(tmp_path: Path, capacity: int) -> 
             assert len(statements) == 8
             assert await store.get("tenant-a", "uid-3") == records[3]
             assert len(statements) == (9 if capacity == 0 else 8)
+
+    asyncio.run(scenario())
+
+
+def test_a_large_record_is_read_afresh_every_time(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with opened(tmp_path / "o.db") as store:
+            small = record("uid-1", material=bytes(RECORD_CACHE_MAX_BYTES // 2))
+            large = record("uid-2", material=bytes(RECORD_CACHE_MAX_BYTES + 1))
+            await store.insert(small)
+            await store.insert(large)
+            statements = selects(store)
+            for _ in range(2):
+                assert await store.get("tenant-a", "uid-1") == small
+                assert await store.get("tenant-a", "uid-2") == large
+            assert len(statements) == 3  # small once, large twice
+            assert kept(store) == 1
 
     asyncio.run(scenario())
 
