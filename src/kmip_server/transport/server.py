@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -49,7 +50,7 @@ from kmip_server.transport.metrics import (
     TransportMetrics,
 )
 from kmip_server.transport.settings import TLSSettings, TransportSettings
-from kmip_server.transport.tls import build_server_context
+from kmip_server.transport.tls import build_server_context, watching_refusal
 
 __all__ = ["TransportServer", "listening_socket", "run_worker", "serve", "serve_worker"]
 
@@ -72,6 +73,25 @@ def listening_socket(settings: TransportSettings) -> socket.socket:
     )
     sock.setblocking(False)
     return sock
+
+
+_REFUSED_GRACE = 0.5
+"""Seconds a client refused by a TLS alert has to close its end before the server ends the
+connection anyway (a client sending garbage has no reason to close)."""
+
+
+def _after_refusal(loop: asyncio.AbstractEventLoop, client: socket.socket) -> None:
+    """Run when the TLS layer refused a handshake and was handed the alert: once it has sent it
+    (the next loop turn), end our writing (the client reads the alert, then the end); after
+    ``_REFUSED_GRACE``, our reading too, which fails the handshake if the client lingers. The
+    socket itself stays the TLS layer's to close."""
+    loop.call_soon(_shut, client, socket.SHUT_WR)
+    loop.call_later(_REFUSED_GRACE, _shut, client, socket.SHUT_RDWR)
+
+
+def _shut(client: socket.socket, how: int) -> None:
+    with contextlib.suppress(OSError):  # already closed: the client closed first
+        client.shutdown(how)
 
 
 def _handshake_failure(error: BaseException) -> HandshakeFailure:
@@ -243,20 +263,25 @@ class TransportServer:
     async def _run(self, client: socket.socket, connection: Connection) -> None:
         loop = asyncio.get_running_loop()
         settings = self._settings
-        try:
-            await loop.connect_accepted_socket(
-                lambda: connection,
-                client,
-                ssl=self._ssl_context,
-                ssl_handshake_timeout=settings.tls_handshake_timeout,
-                ssl_shutdown_timeout=settings.tls_shutdown_timeout,
-            )
-        except asyncio.CancelledError:
-            client.close()
-            self._metrics.handshake_failed(HandshakeFailure.SHUTDOWN)
-            raise
-        except Exception as error:
-            client.close()
+        # A refused handshake: the alert is on its way; end our side so the client ends its.
+        error: BaseException | None = None
+        with watching_refusal(functools.partial(_after_refusal, loop, client)) as refusal:
+            try:
+                await loop.connect_accepted_socket(
+                    lambda: connection,
+                    client,
+                    ssl=self._ssl_context,
+                    ssl_handshake_timeout=settings.tls_handshake_timeout,
+                    ssl_shutdown_timeout=settings.tls_shutdown_timeout,
+                )
+            except asyncio.CancelledError:
+                client.close()
+                self._metrics.handshake_failed(HandshakeFailure.SHUTDOWN)
+                raise
+            except Exception as failure:
+                client.close()
+                error = refusal.error or failure
+        if error is not None:
             reason = _handshake_failure(error)
             self._metrics.handshake_failed(reason)
             detail = (

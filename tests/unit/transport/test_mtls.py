@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
+import time
 
 import pytest
 
@@ -20,6 +22,7 @@ from tests.unit.transport.fakes import (
     connect,
     eventually,
     exchange,
+    fast_settings,
     request_message,
     response_text,
     running_server,
@@ -120,17 +123,87 @@ def test_clients_without_a_valid_certificate_are_refused(
     assert logged in caplog.text
 
 
-def test_tls11_client_is_refused(test_pki: TestPKI, run: Runner[None]) -> None:
+async def client_failure(port: int, context: ssl.SSLContext) -> str:
+    """The reason the client's TLS layer gives for losing the connection (the alert it read), or
+    what ended it otherwise. TLS 1.3 clients finish before the server judges them: they read it."""
+    try:
+        reader, writer = await connect(port, context)
+        writer.write(request_message("let me in"))
+        async with asyncio.timeout(10):
+            while await reader.read(65536):
+                pass
+    except ssl.SSLError as error:
+        return str(error.reason)
+    except (ConnectionError, TimeoutError) as error:
+        return type(error).__name__
+    writer.close()
+    return "EOF"
+
+
+@pytest.mark.parametrize(
+    ("client", "alerts"),
+    [
+        (None, ("SSLV3_ALERT_HANDSHAKE_FAILURE", "TLSV13_ALERT_CERTIFICATE_REQUIRED")),
+        ("foreign", ("TLSV1_ALERT_UNKNOWN_CA",) * 2),
+        ("expired", ("SSLV3_ALERT_CERTIFICATE_EXPIRED",) * 2),
+    ],
+)
+def test_a_refused_client_reads_the_alert_that_says_why(
+    test_pki: TestPKI, run: Runner[None], client: str | None, alerts: tuple[str, str]
+) -> None:
+    """Not just the connection's end: the TLS alert (by TLS 1.2, then 1.3), on both loops."""
+    metrics = CountingMetrics()
+    seen: list[str] = []
+
+    async def scenario() -> None:
+        async with running_server(EchoHandler(), test_pki, metrics=metrics) as server:
+            for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+                context = test_pki.client_context(client, minimum_version=version, maximum_version=version)
+                seen.append(await client_failure(server.port, context))
+            await eventually(lambda: metrics.handshake_failures.total() == 2)
+
+    run(scenario())
+    assert tuple(seen) == alerts
+    assert metrics.handshake_failures == {HandshakeFailure.CERTIFICATE: 2}
+
+
+def test_a_refused_client_that_stays_is_let_go_long_before_the_handshake_timeout(
+    test_pki: TestPKI, run: Runner[tuple[bytes, float]]
+) -> None:
+    """Garbage instead of a ClientHello: the client gets an alert record and the end of the
+    stream at once; if it keeps its end open, the server still ends the connection within
+    _REFUSED_GRACE, not tls_handshake_timeout later."""
+    metrics = CountingMetrics()
+
+    async def scenario() -> tuple[bytes, float]:
+        settings = fast_settings(tls_handshake_timeout=30.0)
+        async with running_server(EchoHandler(), test_pki, settings=settings, metrics=metrics) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            started = time.monotonic()
+            writer.write(b"\x16\x03\x01\x00\x05not a client hello" * 4)
+            received = await asyncio.wait_for(reader.read(), 5.0)  # to the end of the stream
+            await eventually(lambda: metrics.handshake_failures.total() == 1)
+            waited = time.monotonic() - started
+            writer.close()
+            return received, waited
+
+    received, waited = run(scenario())
+    assert received[:1] == b"\x15"  # a TLS alert record
+    assert waited < 10.0
+    assert metrics.handshake_failures == {HandshakeFailure.PROTOCOL: 1}
+
+
+def test_tls11_client_is_refused(test_pki: TestPKI, run: Runner[str]) -> None:
     handler = EchoHandler()
     metrics = CountingMetrics()
 
-    async def scenario() -> None:
+    async def scenario() -> str:
         async with running_server(handler, test_pki, metrics=metrics) as server:
-            with pytest.raises((ssl.SSLError, ConnectionError)):
-                await connect(server.port, test_pki.tls11_client_context("tenant"))
+            failure = await client_failure(server.port, test_pki.tls11_client_context("tenant"))
             await eventually(lambda: metrics.handshake_failures.total() == 1)
+            return failure
 
-    run(scenario())
+    assert run(scenario()) == "TLSV1_ALERT_PROTOCOL_VERSION"
     assert handler.calls == 0
     # The server saw the attempt and refused the protocol version (not a client-side failure).
     assert metrics.handshake_failures == {HandshakeFailure.PROTOCOL: 1}
