@@ -74,9 +74,9 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "DEFAULT_WRITER_LOCK",
     "WRITER_LOCK_SUFFIX",
+    "InlineCache",
     "SqliteDatabase",
     "SqliteSettings",
-    "InlineCache",
 ]
 
 T = TypeVar("T")

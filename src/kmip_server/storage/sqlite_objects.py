@@ -294,7 +294,6 @@ class SqliteObjectStore(ObjectStore):
     async def get(self, tenant_id: str, unique_identifier: str) -> ObjectRecord | None:
         self._check_open()
         attributes = self._attributes
-
         database = self._database
         key = (tenant_id, unique_identifier)
 
