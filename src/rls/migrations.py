@@ -24,8 +24,9 @@ Invariants:
 - Migration 4 adds ``service_keys.wrap_count``: the L4 wraps reserved under each L3 version
   (``kmip_server.hierarchy``), so that the Cores sharing a database together never make more
   than the AES-GCM bound under one version. A column of the tenant-owned table: its policy
-  and its grants (the application role updates the table) cover it; existing versions start
-  at 0.
+  and its grants (the application role updates the table) cover it. How many wraps an existing
+  version made was never counted: each starts spent (``unseal.blob.MAX_WRAPS_PER_KEY``, the most
+  any setting allows), so its service rotates to a new L3 version at its next wrap.
 - The only paths across tenants are three ``SECURITY DEFINER`` functions (the operator scans of
   ``HierarchyStore``: tenant roots by page, roots wrapped under old IVK versions, references
   to one IVK version). They run as the owner, whose one extra policy lets it read tenant roots,
@@ -38,6 +39,7 @@ import hashlib
 from dataclasses import dataclass
 
 from rls.tenant import SCOPE_SETTING, TENANT_SCOPE_TOKEN, TENANT_SETTING
+from unseal.blob import MAX_WRAPS_PER_KEY
 
 __all__ = ["LATEST_VERSION", "MIGRATIONS", "SCHEMA", "Migration"]
 
@@ -290,10 +292,15 @@ ALTER TABLE {schema}.object_names FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, DELETE ON {schema}.held_names TO {app};
 """
 
-# Migration 4: L4 wraps counted per L3 version. A constant default: no table rewrite.
-_V4_L3_WRAP_COUNTS = """
-ALTER TABLE {schema}.service_keys ADD COLUMN wrap_count bigint NOT NULL DEFAULT 0;
-"""
+# Migration 4: L4 wraps counted per L3 version. A constant default: no table rewrite. How many
+# wraps an existing version made is unknown: each counts as spent, so its service rotates at its
+# next wrap; the update reads every tenant's rows as the owner (FORCE lifted as in migration 3).
+_V4_L3_WRAP_COUNTS = f"""
+ALTER TABLE {{schema}}.service_keys ADD COLUMN wrap_count bigint NOT NULL DEFAULT 0;
+ALTER TABLE {{schema}}.service_keys NO FORCE ROW LEVEL SECURITY;
+UPDATE {{schema}}.service_keys SET wrap_count = {int(MAX_WRAPS_PER_KEY)};
+ALTER TABLE {{schema}}.service_keys FORCE ROW LEVEL SECURITY;
+"""  # noqa: S608 - constants only
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(

@@ -32,6 +32,9 @@ FORMAT_VERSION = 1
 ALGORITHM_AES_256_GCM = 1
 NONCE_SIZE = 12
 TAG_SIZE = 16
+MAX_WRAPS_PER_KEY = 2**32
+"""The most wraps one key may make: AES-GCM with random 96-bit nonces (NIST SP 800-38D, 8.3).
+Every wrap budget of the key hierarchy is at most this."""
 MAX_ID_LENGTH = 1024
 
 _FIXED = struct.Struct(">4sBBB")

@@ -43,6 +43,7 @@ from kmip_server.storage.sqlite_database import (
     SqliteDatabase,
     SqliteSettings,
 )
+from unseal.blob import MAX_WRAPS_PER_KEY
 from unseal.records import SealConfig
 
 T = TypeVar("T")
@@ -102,9 +103,13 @@ _SCHEMA = (
 )
 
 _UPGRADES: dict[int, tuple[str, ...]] = {
-    # Version 1 did not count L4 wraps: every existing L3 version starts from 0 (its wraps so far
-    # were never counted; the version rotates by age as before, and by count from here on).
-    2: ("ALTER TABLE service_keys ADD COLUMN wrap_count INTEGER NOT NULL DEFAULT 0",),
+    # Version 1 did not count L4 wraps, so how many an existing L3 version made is unknown: each
+    # counts as spent (MAX_WRAPS_PER_KEY, the most any setting allows) and its service rotates
+    # to a new L3 version at its next wrap. Its blobs still unwrap.
+    2: (
+        "ALTER TABLE service_keys ADD COLUMN wrap_count INTEGER NOT NULL DEFAULT 0",
+        f"UPDATE service_keys SET wrap_count = {int(MAX_WRAPS_PER_KEY)}",  # noqa: S608 - a constant
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from kmip_server.hierarchy import HierarchySettings, KeyHierarchy, ManualClock, 
 from kmip_server.storage import ServiceKeyState
 from kmip_server.storage.sqlite import SqliteStore
 from tests.integration.hierarchy.support import core
+from tests.integration.storage.stores import rewind_sqlite_schema
 from tests.support.keystores import KeystoreEnv
 from unseal.blob import peek
 from unseal.memory import SecretBuffer
@@ -127,5 +128,28 @@ def test_many_creates_in_flight_on_one_core_give_each_version_exactly_its_budget
             assert per_version == dict.fromkeys(range(1, 11), 10)
             for (object_id, material), blob in zip(materials.items(), blobs, strict=True):
                 assert hierarchy.unwrap_l4("acme", "svc", object_id, blob) == material
+
+    asyncio.run(scenario())
+
+
+def test_after_the_upgrade_that_counts_wraps_each_service_wraps_under_a_new_l3(
+    software_l1: KeystoreEnv, tmp_path: Path
+) -> None:
+    """L3 versions from before wraps were counted made an unknown number of wraps: the upgraded
+    store counts them as spent, so the next wrap rotates the service's L3 (default budget); what
+    they wrapped still unwraps."""
+
+    async def scenario() -> None:
+        db = tmp_path / "c.db"
+        lines = {"software": software_l1.keystore}
+        master, clock = SecretBuffer.random(32), ManualClock()
+        issued: Issued = {}
+        async with core(db, lines, master, clock) as hierarchy:
+            await hierarchy.link_tenant("acme", "software", software_l1.console.create_key())
+            assert await wrap_many(hierarchy, "before", 3, issued) == [1] * 3
+        rewind_sqlite_schema(db, "hierarchy", 1, "ALTER TABLE service_keys DROP COLUMN wrap_count")
+        async with core(db, lines, master, clock) as hierarchy:
+            assert await wrap_many(hierarchy, "after", 3, issued) == [2] * 3
+            await assert_all_unwrap(hierarchy, issued)
 
     asyncio.run(scenario())

@@ -16,6 +16,7 @@ import pytest
 from kmip_server.storage import ServiceKeyState, StorageClosed
 from kmip_server.storage.sqlite import SqliteStore
 from tests.integration.storage.stores import ivk, rewind_sqlite_schema, service_key
+from unseal.blob import MAX_WRAPS_PER_KEY
 
 
 def test_schema_is_idempotent_durable_and_owner_only(tmp_path: Path) -> None:
@@ -58,9 +59,10 @@ def test_database_work_never_runs_on_the_event_loop_thread(tmp_path: Path) -> No
     asyncio.run(scenario())
 
 
-def test_a_version_1_file_is_upgraded_its_l3_versions_counting_wraps_from_zero(tmp_path: Path) -> None:
-    """Version 1 did not count L4 wraps: once the store opens such a file its L3 versions have
-    a wrap count of 0 and reserve from there (the file's other rows untouched)."""
+def test_a_version_1_file_is_upgraded_its_l3_versions_counted_as_spent(tmp_path: Path) -> None:
+    """Version 1 did not count L4 wraps, so how many its L3 versions made is unknown: once the
+    store opens such a file each has MAX_WRAPS_PER_KEY (spent under any setting), and reserves
+    from there (the file's other rows untouched)."""
     db = tmp_path / "h.db"
 
     async def version_1() -> None:
@@ -76,10 +78,10 @@ def test_a_version_1_file_is_upgraded_its_l3_versions_counting_wraps_from_zero(t
         try:
             versions = await store.list_service_keys("acme", "svc")
             assert [(r.version, r.state, r.blob, r.wrap_count) for r in versions] == [
-                (1, ServiceKeyState.DECRYPT_ONLY, b"blob-1", 0),
-                (2, ServiceKeyState.ACTIVE, b"blob-2", 0),
+                (1, ServiceKeyState.DECRYPT_ONLY, b"blob-1", MAX_WRAPS_PER_KEY),
+                (2, ServiceKeyState.ACTIVE, b"blob-2", MAX_WRAPS_PER_KEY),
             ]
-            assert await store.reserve_service_key_wraps("acme", "svc", 2, 3) == 3
+            assert await store.reserve_service_key_wraps("acme", "svc", 2, 3) == MAX_WRAPS_PER_KEY + 3
             assert await store.list_ivks() == [ivk(1)]
         finally:
             await store.close()
@@ -93,7 +95,8 @@ def test_a_version_1_file_is_upgraded_its_l3_versions_counting_wraps_from_zero(t
     async def reopened() -> None:  # the step ran once: opening again changes nothing
         store = await SqliteStore.open(db)
         try:
-            assert [r.wrap_count for r in await store.list_service_keys("acme", "svc")] == [0, 3]
+            counts = [r.wrap_count for r in await store.list_service_keys("acme", "svc")]
+            assert counts == [MAX_WRAPS_PER_KEY, MAX_WRAPS_PER_KEY + 3]
         finally:
             await store.close()
 

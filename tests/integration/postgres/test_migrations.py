@@ -34,6 +34,7 @@ from rls import (
 from tests.integration.storage.stores import record
 from tests.support.postgres import admin_connection, session
 from ttlv.kmip14 import State
+from unseal.blob import MAX_WRAPS_PER_KEY
 
 
 def fresh_schema() -> str:
@@ -132,9 +133,11 @@ def test_migration_3_makes_the_oldest_live_carrier_of_each_name_its_holder() -> 
     asyncio.run(scenario())
 
 
-def test_migration_4_counts_the_wraps_of_existing_l3_versions_from_zero_under_the_tables_policy() -> None:
-    """L3 versions stored before wraps were counted start at 0 and reserve from there; the new
-    column is the tenant-owned table's, so its row-level security and grants cover it."""
+def test_migration_4_counts_existing_l3_versions_as_spent_under_the_tables_policy() -> None:
+    """L3 versions stored before wraps were counted made an unknown number: each starts at
+    MAX_WRAPS_PER_KEY (spent under any setting; the migration runs as the owner, under FORCE, so
+    it must lift FORCE to reach every tenant's rows) and reserves from there; the new column is
+    the tenant-owned table's, so its row-level security and grants cover it."""
 
     async def scenario() -> None:
         current = await session()
@@ -162,11 +165,11 @@ def test_migration_4_counts_the_wraps_of_existing_l3_versions_from_zero_under_th
         try:
             stored = await store.list_service_keys("tenant-a", "svc")
             assert [(r.version, r.state, r.wrap_count) for r in stored] == [
-                (1, ServiceKeyState.DECRYPT_ONLY, 0),
-                (2, ServiceKeyState.ACTIVE, 0),
+                (1, ServiceKeyState.DECRYPT_ONLY, MAX_WRAPS_PER_KEY),
+                (2, ServiceKeyState.ACTIVE, MAX_WRAPS_PER_KEY),
             ]
-            assert await store.reserve_service_key_wraps("tenant-a", "svc", 2, 3) == 3
-            assert await store.reserve_service_key_wraps("tenant-b", "svc", 1, 2**32 + 1) == 2**32 + 1
+            assert await store.reserve_service_key_wraps("tenant-a", "svc", 2, 3) == MAX_WRAPS_PER_KEY + 3
+            assert await store.reserve_service_key_wraps("tenant-b", "svc", 1, 1) == MAX_WRAPS_PER_KEY + 1
         finally:
             await store.close()
         async with admin_connection(current.roles.app) as app:
@@ -180,9 +183,9 @@ def test_migration_4_counts_the_wraps_of_existing_l3_versions_from_zero_under_th
                 f"SELECT tenant_id, version, wrap_count FROM {service_keys} ORDER BY 1, 2"
             )
             assert [tuple(row) for row in counts] == [
-                ("tenant-a", 1, 0),
-                ("tenant-a", 2, 3),
-                ("tenant-b", 1, 0),
+                ("tenant-a", 1, MAX_WRAPS_PER_KEY),
+                ("tenant-a", 2, MAX_WRAPS_PER_KEY + 3),
+                ("tenant-b", 1, 0),  # set by tenant-b's own transaction above
             ]
 
     asyncio.run(scenario())

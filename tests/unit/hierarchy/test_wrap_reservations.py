@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from kmip_server.hierarchy import HierarchySettings
 from kmip_server.hierarchy.keys import ServiceKeys, wraps_granted
+from unseal.blob import MAX_WRAPS_PER_KEY
 
 
 @pytest.mark.parametrize(
@@ -72,3 +73,10 @@ def test_l3_budget_settings_defaults_and_validation() -> None:
     for name in ("l3_max_wraps", "l3_wrap_reservation"):
         with pytest.raises(ValueError, match=name):
             HierarchySettings(**{name: 0})
+
+
+@pytest.mark.parametrize("name", ["ivk_max_wraps", "l3_max_wraps"])
+def test_no_wrap_budget_may_pass_the_aes_gcm_bound(name: str) -> None:
+    assert getattr(HierarchySettings(**{name: MAX_WRAPS_PER_KEY}), name) == MAX_WRAPS_PER_KEY
+    with pytest.raises(ValueError, match="AES-GCM"):
+        HierarchySettings(**{name: MAX_WRAPS_PER_KEY + 1})
