@@ -13,6 +13,7 @@ import itertools
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -201,14 +202,20 @@ def test_sigkill_during_streams_of_writes(cores: CoreProcesses, tmp_path: Path) 
     try:
         for _ in range(ACKNOWLEDGED_BEFORE_KILL):
             assert progress.acquire(timeout=60), [s.error for s in streams]
+        # A stream the machine starved may still be short of two: the others keep sending.
+        deadline = time.monotonic() + 60
+        while not all(len(stream.acknowledged) > 1 for stream in streams):
+            assert time.monotonic() < deadline, [len(stream.acknowledged) for stream in streams]
+            assert progress.acquire(timeout=60), [s.error for s in streams]
         _kill(core)  # the streams are still sending: some requests are in flight
+        for thread in threads:  # each stream's next request fails: that ends it, not ``stop``
+            thread.join(timeout=60)
     finally:
-        stop.set()
+        stop.set()  # only if something above failed first
         for thread in threads:
             thread.join(timeout=60)
     assert all(not thread.is_alive() for thread in threads)
     assert all(stream.error is not None for stream in streams), "every stream saw the kill"
-    assert all(len(stream.acknowledged) > 1 for stream in streams)
 
     restarted = cores.start(data_dir, label="stream-2")
     for stream in streams:
