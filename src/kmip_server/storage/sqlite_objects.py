@@ -118,7 +118,7 @@ _COLUMNS = (
     " o.attributes, o.material, o.revision"
 )
 
-RECORD_CACHE_MAX_BYTES = 4096
+RECORD_CACHE_MAX_BYTES = 3072
 """Records whose stored attributes and material together are larger than this are read afresh
 every time, never kept (``get``): the record cache holds at most ``record_cache`` times a few
 times this much."""
