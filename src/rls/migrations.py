@@ -298,7 +298,7 @@ GRANT SELECT, INSERT, DELETE ON {schema}.held_names TO {app};
 _V4_L3_WRAP_COUNTS = f"""
 ALTER TABLE {{schema}}.service_keys ADD COLUMN wrap_count bigint NOT NULL DEFAULT 0;
 ALTER TABLE {{schema}}.service_keys NO FORCE ROW LEVEL SECURITY;
-UPDATE {{schema}}.service_keys SET wrap_count = {int(MAX_WRAPS_PER_KEY)};
+UPDATE {{schema}}.service_keys SET wrap_count = {MAX_WRAPS_PER_KEY};
 ALTER TABLE {{schema}}.service_keys FORCE ROW LEVEL SECURITY;
 """  # noqa: S608 - constants only
 

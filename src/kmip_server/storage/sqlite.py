@@ -108,7 +108,7 @@ _UPGRADES: dict[int, tuple[str, ...]] = {
     # to a new L3 version at its next wrap. Its blobs still unwrap.
     2: (
         "ALTER TABLE service_keys ADD COLUMN wrap_count INTEGER NOT NULL DEFAULT 0",
-        f"UPDATE service_keys SET wrap_count = {int(MAX_WRAPS_PER_KEY)}",  # noqa: S608 - a constant
+        f"UPDATE service_keys SET wrap_count = {MAX_WRAPS_PER_KEY}",  # noqa: S608 - a constant
     ),
 }
 
